@@ -1,0 +1,139 @@
+"""Canonical 12-lead form: standard lead order, one sampling rate, one fixed window, mV.
+
+Policy (explicit so that every consumer sees the same signal):
+
+* Leads are matched by name (case-insensitive via `normalize_lead_name`) and reordered to
+  `STANDARD_LEADS`; any other lead (Frank vx/vy/vz, MLII, ...) is dropped.
+* A missing lead raises `MissingLeadsError`, unless ``derive_limb_leads=True`` and at least two of
+  I/II/III are present: the third follows from Einthoven (II = I + III) and absent augmented leads
+  from Goldberger (aVR = -(I+II)/2, aVL = I - II/2, aVF = II - I/2). Precordial leads are never
+  invented.
+* Resampling uses `scipy.signal.resample_poly` (polyphase FIR with an anti-aliasing Kaiser window)
+  with the exact rational factor fs_out/fs_in.
+* Window: ``crop="start"`` keeps the first `seconds`, ``crop="center"`` the middle `seconds`.
+  A record shorter than `seconds` is zero-padded at the end, and the padded fraction is recorded in
+  ``meta["canonical"]["padded_fraction"]``; a record shorter than `min_seconds` (default: the full
+  window, i.e. no padding unless asked for) raises `InvalidSignalError`.
+* NaN or infinite samples raise `InvalidSignalError`; nothing is silently repaired.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from ecgimg.data.errors import InvalidSignalError, MissingLeadsError
+from ecgimg.data.record import STANDARD_LEADS, Record, normalize_lead_name
+
+CROP_POLICIES = ("start", "center")
+_LIMB = ("I", "II", "III")
+_AUGMENTED = ("aVR", "aVL", "aVF")
+
+
+def canonicalize(record: Record, fs: float = 500, seconds: float = 10.0,
+                 derive_limb_leads: bool = False, crop: str = "start",
+                 min_seconds: float | None = None) -> Record:
+    """Return `record` as 12 standard leads x round(fs * seconds) samples, float32 mV.
+
+    See the module docstring for the lead, resampling, crop/pad and NaN policy.
+    """
+    if crop not in CROP_POLICIES:
+        raise ValueError(f"crop must be one of {CROP_POLICIES}, got {crop!r}")
+    where = record.source or record.record_id
+    signal = np.asarray(record.signal)
+    if signal.ndim != 2 or signal.shape[0] != len(record.leads):
+        raise InvalidSignalError(where, f"signal shape {signal.shape} does not match "
+                                        f"{len(record.leads)} lead names")
+    if signal.shape[1] == 0:
+        raise InvalidSignalError(where, "signal has no samples")
+    if not np.isfinite(signal).all():
+        bad = sorted({record.leads[i] for i in np.nonzero(~np.isfinite(signal).all(axis=1))[0]})
+        raise InvalidSignalError(where, f"NaN or infinite samples in lead(s) {', '.join(bad)}")
+
+    leads, derived = _standard_leads(record, signal, derive_limb_leads, where)
+    fs_in = float(record.fs)
+    n_out = int(round(fs * seconds))
+    min_seconds = seconds if min_seconds is None else min_seconds
+    # one input sample of slack: a window of seconds * fs_in samples may round down by one
+    if record.n_samples < int(math.floor(min_seconds * fs_in)) - 1:
+        raise InvalidSignalError(where, f"record lasts {record.seconds:.2f} s, shorter than the "
+                                        f"minimum {min_seconds:.2f} s")
+
+    # crop in the input domain first so long Holter-like records are not resampled in full
+    n_window_in = int(math.ceil(seconds * fs_in))
+    start_in = 0
+    if record.n_samples > n_window_in and crop == "center":
+        start_in = (record.n_samples - n_window_in) // 2
+    window = leads[:, start_in:start_in + n_window_in]
+    window = _resample(window, fs_in, fs, where)
+    window = window[:, :n_out]
+    n_valid = window.shape[1]
+    if n_valid < n_out:
+        window = np.pad(window, ((0, 0), (0, n_out - n_valid)))
+    out = np.ascontiguousarray(window, dtype=np.float32)
+
+    meta = dict(record.meta)
+    meta["canonical"] = {
+        "source_fs": fs_in, "source_leads": list(record.leads), "derived_leads": derived,
+        "crop": crop, "start_s": start_in / fs_in,
+        "padded_fraction": float(n_out - n_valid) / n_out,
+    }
+    canonical = record.with_signal(out, fs=float(fs), leads=STANDARD_LEADS)
+    canonical.meta = meta
+    return canonical
+
+
+def _standard_leads(record: Record, signal: np.ndarray, derive_limb_leads: bool,
+                    where: str) -> tuple[np.ndarray, list[str]]:
+    """Rows of `signal` in STANDARD_LEADS order (float64), deriving limb leads if allowed."""
+    rows: dict[str, np.ndarray] = {}
+    for i, name in enumerate(record.leads):
+        name = normalize_lead_name(name)
+        if name in STANDARD_LEADS:
+            if name in rows:
+                raise InvalidSignalError(where, f"lead {name} appears twice")
+            rows[name] = signal[i].astype(np.float64)
+    derived: list[str] = []
+    if derive_limb_leads:
+        derived = _derive_limb(rows)
+    missing = [name for name in STANDARD_LEADS if name not in rows]
+    if missing:
+        hint = ("" if derive_limb_leads or not set(missing) <= set(_LIMB + _AUGMENTED)
+                else "; derive_limb_leads=True could derive them from two of I/II/III")
+        raise MissingLeadsError(where, f"missing lead(s) {', '.join(missing)} "
+                                       f"(record has {', '.join(record.leads)}){hint}")
+    return np.stack([rows[name] for name in STANDARD_LEADS]), derived
+
+
+def _derive_limb(rows: dict[str, np.ndarray]) -> list[str]:
+    """Fill absent limb/augmented leads in place from any two of I/II/III; names derived."""
+    derived = []
+    present = [name for name in _LIMB if name in rows]
+    if len(present) < 2:
+        return derived
+    if "I" not in rows:
+        rows["I"], derived = rows["II"] - rows["III"], derived + ["I"]
+    if "II" not in rows:
+        rows["II"], derived = rows["I"] + rows["III"], derived + ["II"]
+    if "III" not in rows:
+        rows["III"], derived = rows["II"] - rows["I"], derived + ["III"]
+    lead_i, lead_ii = rows["I"], rows["II"]
+    goldberger = {"aVR": -(lead_i + lead_ii) / 2, "aVL": lead_i - lead_ii / 2,
+                  "aVF": lead_ii - lead_i / 2}
+    for name, values in goldberger.items():
+        if name not in rows:
+            rows[name] = values
+            derived.append(name)
+    return derived
+
+
+def _resample(signal: np.ndarray, fs_in: float, fs_out: float, where: str) -> np.ndarray:
+    if fs_in == fs_out:
+        return signal
+    ratio = Fraction(fs_out / fs_in).limit_denominator(10_000)
+    if abs(float(ratio) - fs_out / fs_in) > 1e-6 * fs_out / fs_in:
+        raise InvalidSignalError(where, f"cannot resample {fs_in} Hz to {fs_out} Hz by a "
+                                        "rational factor")
+    return resample_poly(signal, ratio.numerator, ratio.denominator, axis=1)

@@ -1,0 +1,164 @@
+"""load_record: real formats from ../shared/data and every bad-file path in tmp_path."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ecgdata_builders import smooth_signal, write_wfdb
+from ecgimg.data import (STANDARD_LEADS, InvalidSignalError, RecordError, UnreadableRecordError,
+                         load_record, parse_header_comments)
+
+
+def test_wfdb_round_trip_with_and_without_extension(tmp_path):
+    sig = smooth_signal()
+    base = write_wfdb(tmp_path, "rec1", sig)
+    for given in (base, f"{base}.hea", f"{base}.dat"):
+        rec = load_record(given)
+        assert rec.signal.dtype == np.float32 and rec.signal.shape == (12, 5000)
+        assert rec.leads == STANDARD_LEADS and rec.fs == 500.0 and rec.record_id == "rec1"
+        np.testing.assert_allclose(rec.signal, sig, atol=1e-3)  # 16-bit at 1000/mV
+    assert rec.meta["age"] == 60 and rec.meta["sex"] == "F" and rec.meta["dx"] == ["426783006"]
+
+
+def test_microvolt_units_are_converted(tmp_path):
+    sig = smooth_signal(n_leads=2)
+    import wfdb
+    wfdb.wrsamp("uv", fs=500, units=["uV", "uV"], sig_name=["I", "II"], p_signal=sig.T * 1000.0,
+                fmt=["16", "16"], adc_gain=[1.0, 1.0], baseline=[0, 0], write_dir=str(tmp_path))
+    rec = load_record(tmp_path / "uv")
+    np.testing.assert_allclose(rec.signal, sig, atol=1e-3)
+
+
+def test_header_comment_conventions():
+    cinc = parse_header_comments(["Age: 85", "Sex: Male", "Dx: 164889003,59118001", "Rx: Unknown"])
+    assert cinc["age"] == 85 and cinc["sex"] == "M" and cinc["dx"] == ["164889003", "59118001"]
+    ptb = parse_header_comments(["age: 81", "sex: female", "ECG date: 01/10/1990"])
+    assert ptb["age"] == 81 and ptb["sex"] == "F" and ptb["header"]["ecg date"] == "01/10/1990"
+    mit = parse_header_comments(["69 M 1085 1629 x1", "Aldomet, Inderal"])
+    assert mit["age"] == 69 and mit["sex"] == "M" and mit["dx"] == []
+
+
+def test_npz_and_npy_conventions(tmp_path):
+    sig = smooth_signal()
+    np.savez(tmp_path / "a.npz", signal=sig, fs=500.0, leads=np.array(STANDARD_LEADS),
+             patient_id="p7")
+    rec = load_record(tmp_path / "a")
+    assert rec.patient_id == "p7" and rec.leads == STANDARD_LEADS
+    np.testing.assert_array_equal(rec.signal, sig)
+    np.save(tmp_path / "b.npy", sig.T)  # (n_samples, n_leads) is accepted and transposed
+    with pytest.raises(UnreadableRecordError, match="needs fs and leads"):
+        load_record(tmp_path / "b.npy")
+    (tmp_path / "b.json").write_text(json.dumps({"fs": 250, "leads": [x.upper() for x in STANDARD_LEADS]}))
+    rec = load_record(tmp_path / "b.npy")
+    assert rec.fs == 250 and rec.leads == STANDARD_LEADS and rec.signal.shape == (12, 5000)
+    np.save(tmp_path / "c.npy", sig)
+    assert load_record(tmp_path / "c.npy", fs=500, leads=STANDARD_LEADS).signal.shape == (12, 5000)
+    np.savez(tmp_path / "d.npz", signal=sig)
+    with pytest.raises(UnreadableRecordError, match="lacks key"):
+        load_record(tmp_path / "d.npz")
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(UnreadableRecordError, match="no such record"):
+        load_record(tmp_path / "nothing")
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(UnreadableRecordError, match="unknown record format"):
+        load_record(tmp_path / "x.txt")
+
+
+def test_truncated_dat_is_refused(tmp_path):
+    base = write_wfdb(tmp_path, "trunc", smooth_signal())
+    dat = tmp_path / "trunc.dat"
+    for keep in (50_001, 24 * 1000):  # mid-frame and frame-aligned truncation
+        data = (tmp_path / "full.bin")
+        if not data.exists():
+            data.write_bytes(dat.read_bytes())
+        dat.write_bytes(data.read_bytes()[:keep])
+        with pytest.raises(UnreadableRecordError) as info:
+            load_record(base)
+        assert "trunc" in str(info.value)
+
+
+def test_missing_signal_file_is_named(tmp_path):
+    base = write_wfdb(tmp_path, "nodat", smooth_signal())
+    (tmp_path / "nodat.dat").unlink()
+    with pytest.raises(UnreadableRecordError, match="nodat.dat"):
+        load_record(base)
+
+
+def test_header_data_checksum_mismatch(tmp_path):
+    base = write_wfdb(tmp_path, "tamper", smooth_signal())
+    raw = bytearray((tmp_path / "tamper.dat").read_bytes())
+    raw[1000] ^= 0x5A  # same length, different content: only the checksum can tell
+    (tmp_path / "tamper.dat").write_bytes(bytes(raw))
+    with pytest.raises(UnreadableRecordError, match="checksum mismatch"):
+        load_record(base)
+
+
+def test_header_declaring_more_leads_than_data(tmp_path):
+    base = write_wfdb(tmp_path, "hdr", smooth_signal())
+    hea = tmp_path / "hdr.hea"
+    lines = hea.read_text().splitlines()
+    first = lines[0].split()
+    first[1] = "13"
+    lines[0] = " ".join(first)
+    lines.insert(13, lines[12].replace(" V6", " V7"))
+    hea.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordError):
+        load_record(base)
+
+
+def test_garbage_bytes(tmp_path):
+    (tmp_path / "junk.hea").write_bytes(b"\x00\xff\xfe garbage \x01\x02")
+    with pytest.raises(UnreadableRecordError, match="junk"):
+        load_record(tmp_path / "junk")
+    (tmp_path / "junk2.mat").write_bytes(np.random.default_rng(0).bytes(300))
+    with pytest.raises(UnreadableRecordError, match="junk2"):
+        load_record(tmp_path / "junk2.mat")
+
+
+def test_unknown_unit_is_refused(tmp_path):
+    base = write_wfdb(tmp_path, "unit", smooth_signal(n_leads=2), leads=("I", "II"))
+    hea = tmp_path / "unit.hea"
+    hea.write_text(hea.read_text().replace("/mV", "/mmHg"))
+    with pytest.raises(InvalidSignalError, match="mmHg"):
+        load_record(base)
+
+
+# ------------------------------------------------------------------------------ real data
+
+
+def test_cinc2021_headers_carry_age_sex_dx(shared_data):
+    records = [load_record(p) for p in sorted((shared_data / "cinc2021").glob("*.hea"))]
+    assert len(records) == 50
+    for rec in records:
+        assert rec.signal.shape[0] == 12 and rec.fs == 500 and rec.leads == STANDARD_LEADS
+        assert rec.meta["dx"] and all(code.isdigit() for code in rec.meta["dx"])
+        assert rec.meta["sex"] in ("M", "F")
+    first = load_record(shared_data / "cinc2021" / "E07500")
+    assert (first.meta["age"], first.meta["sex"]) == (78, "M")
+    assert first.meta["dx"] == ["67741000119109", "426177001"]
+
+
+def test_cpsc2018_struct(shared_data):
+    records = [load_record(p) for p in sorted((shared_data / "cpsc2018").glob("*.mat"))]
+    assert len(records) == 10
+    for rec in records:
+        assert rec.fs == 500 and rec.leads == STANDARD_LEADS and rec.signal.shape[1] >= 5000
+        assert rec.meta["sex"] in ("M", "F") and isinstance(rec.meta["age"], int)
+        # the struct's lead order is the standard one: Einthoven holds on the raw data (mV)
+        assert np.abs(rec.signal[1] - rec.signal[0] - rec.signal[2]).max() < 0.01
+    assert (records[0].meta["age"], records[0].meta["sex"]) == (52, "M")
+
+
+def test_misc_records(shared_data):
+    ptb = load_record(shared_data / "misc" / "s0010_re")
+    assert ptb.signal.shape == (15, 38400) and ptb.fs == 1000
+    assert ptb.leads[:6] == STANDARD_LEADS[:6] and ptb.leads[-3:] == ("vx", "vy", "vz")
+    assert (ptb.meta["age"], ptb.meta["sex"]) == (81, "F")
+    qt = load_record(shared_data / "misc" / "sel100")
+    assert qt.leads == ("MLII", "V5") and qt.fs == 250
+    js = load_record(shared_data / "misc" / "JS00001.mat")
+    assert js.meta["dx"] == ["164889003", "59118001", "164934002"]
