@@ -1,0 +1,129 @@
+"""The typed schema of every experiment config (`configs/*.yaml`), one dataclass per section.
+
+Defaults here are the small CPU-friendly values; presets in `configs/` set paper-scale values.
+The `train` section is the engine's own `TrainConfig` (one definition of the training knobs);
+its `out_dir` and `seed` are set by the runner to the run directory and the experiment seed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ecgimg.train.config import TrainConfig
+
+
+@dataclass
+class DataSection:
+    """Where the records come from and which labels are predicted."""
+
+    #: "synthetic" (embedded cohort), "ptbxl:PATH" (PTB-XL root, folds 1-8/9/10),
+    #: "wfdb:PATH" (folder of WFDB records, seeded patient split) or "cache:PATH" (a built SignalCache).
+    source: str = "synthetic"
+    #: target set in the cache: lvsd / sex / af (synthetic); diagnostic, subdiagnostic,
+    #: superdiagnostic, form, rhythm, all, sex (PTB-XL).
+    task: str = "lvsd"
+    n_patients: int = 200            # synthetic cohort size (patients)
+    ecgs_per_patient: int = 3        # synthetic ECGs per patient (recorded days apart)
+    sampling_rate_hz: int = 500      # PTB-XL files to read (500 or 100); cache is always 500 Hz
+    cache_dir: str | None = None     # default: <out_dir>/cache/<source-tag>
+    batch_size: int = 32             # training batch (signals or images)
+    eval_batch_size: int = 64
+    num_workers: int = 0             # DataLoader workers (0 = in process)
+
+
+@dataclass
+class ModelSection:
+    """Which registered model to build and how to initialise it."""
+
+    name: str = "ecg_vit_tiny_p250"  # registry name (see `ecgimg.models.list_models()`)
+    kwargs: dict = field(default_factory=dict)  # extra constructor arguments, checked by the model
+    modality: Literal["auto", "signal", "image"] = "auto"  # auto: image for image_*/timm:* names
+    init: str | None = None          # weights to start from (.pt checkpoint or .safetensors); None = scratch
+    linear_probe: bool = False       # freeze the encoder, train the head only
+
+
+@dataclass
+class ImageSection:
+    """How signals become training images (rendered on the fly by `render`)."""
+
+    image_size: int = 128            # model input side (px)
+    grayscale: bool = False
+    patients_per_batch: int = 16     # contrastive batches: patients x views
+    views_per_patient: int = 2
+
+
+@dataclass
+class PretrainSection:
+    """Self-supervised objective of `ecgimg pretrain`."""
+
+    objective: Literal["mae", "bcl", "simclr"] = "mae"
+    temperature: float = 0.1         # contrastive softmax temperature
+    projection_dim: int = 128        # contrastive projection head width
+
+
+@dataclass
+class FinetuneSection:
+    """Supervised fine-tuning: label fractions (nested, by patient) and the learning-rate sweep."""
+
+    label_fractions: list[float] = field(default_factory=lambda: [1.0])
+    lrs: list[float] = field(default_factory=lambda: [1e-4])  # one run per LR, best by monitor
+    fraction_seed: int = 0
+    pretraining: str | None = None   # label for reports ("mae", "bcl", ...); default from init
+
+
+@dataclass
+class EvalSection:
+    """How predictions are scored."""
+
+    split: str = "test"
+    n_boot: int = 1000               # patient-bootstrap resamples for 95% CIs
+    reference: str | None = None     # model name the p-values compare against (default: first)
+    specificity: float = 0.9         # for sensitivity at fixed specificity
+
+
+@dataclass
+class DemoSection:
+    """Budgets of the `ecgimg demo` stages (steps are optimiser steps)."""
+
+    signal_encoder: str = "ecg_vit_tiny_p250"
+    signal_kwargs: dict = field(default_factory=lambda: {"depth": 4})
+    cnn_baseline: str = "ecg_cnn_baseline"
+    image_backbone: str = "timm:resnet18"
+    mae_steps: int = 300
+    mae_lr: float = 1.5e-3
+    contrastive_steps: int = 120
+    contrastive_lr: float = 1e-3
+    finetune_steps: int = 100
+    finetune_lr: float = 1e-3
+    label_fractions: list[float] = field(default_factory=lambda: [0.1, 1.0])
+    gallery_images: int = 12         # pages on the contact sheet
+    stages: list[str] = field(default_factory=lambda: ["gallery", "mae", "bcl", "simclr",
+                                                         "finetune", "report"])
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment: run directory = <out_dir>/<name>."""
+
+    name: str = "run"
+    out_dir: str = "runs"
+    seed: int = 0
+    data: DataSection = field(default_factory=DataSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    image: ImageSection = field(default_factory=ImageSection)
+    pretrain: PretrainSection = field(default_factory=PretrainSection)
+    finetune: FinetuneSection = field(default_factory=FinetuneSection)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalSection = field(default_factory=EvalSection)
+    demo: DemoSection = field(default_factory=DemoSection)
+
+
+#: Command-line shorthands: `data=ptbxl:PATH` means `data.source=ptbxl:PATH`.
+ALIASES = {"data": "data.source", "model": "model.name", "task": "data.task", "out": "out_dir"}
+
+
+def modality_of(model: ModelSection) -> str:
+    """'image' for image backbones (registry `image_*` or `timm:*`), else 'signal'."""
+    if model.modality != "auto":
+        return model.modality
+    return "image" if model.name.startswith(("image_", "timm:")) else "signal"
