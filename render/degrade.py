@@ -1,0 +1,149 @@
+"""Scanner/photo/fax degradations of a rendered page, with ground truth carried through geometry.
+
+``apply_degradations`` works in two phases so every image is documented and reproducible:
+1. *plan*: draw the concrete parameters of every enabled effect from the caller's
+   ``numpy.random.Generator`` (matrices, warp amplitudes, crop box, JPEG quality, noise seeds...);
+   the plan is the JSON ``record``;
+2. *execute*: apply the record to image, masks and points. ``replay_degradations`` runs phase 2
+   alone, so a stored record reproduces the image byte for byte.
+
+Step order follows the physics: paper tint, creases and wrinkles live on the page (so they bend
+with it), then the page geometry (curl, rotation, perspective, crop: one resampling), then the
+camera/scanner (lighting, blur, colour, black-and-white, noise, JPEG).
+Spec magnitudes are relative to the image size, so one spec means the same at 512 px and 200 DPI.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from render import degrade_geometry as geo
+from render import degrade_photometric as photo
+from render.degrade_plan import plan_geometry, plan_photometric
+from render.degrade_spec import (DEGRADE_PRESETS, BlackWhiteSpec, BlurSpec, ColourSpec,
+                                 CreaseSpec, CropSpec, CurlSpec, DegradeSpec, JpegSpec,
+                                 LightingSpec, NoiseSpec, PaperSpec, PerspectiveSpec,
+                                 RotationSpec, WrinkleSpec, random_degrade_spec)
+
+__all__ = [
+    "DEGRADE_PRESETS", "DegradeSpec", "Degraded", "apply_degradations", "random_degrade_spec",
+    "replay_degradations", "BlackWhiteSpec", "BlurSpec", "ColourSpec", "CreaseSpec", "CropSpec",
+    "CurlSpec", "JpegSpec", "LightingSpec", "NoiseSpec", "PaperSpec", "PerspectiveSpec",
+    "RotationSpec", "WrinkleSpec",
+]
+
+
+@dataclass
+class Degraded:
+    """A degraded page: image HxWx3 uint8 RGB, points (same keys, output pixel coords, may lie
+    outside the frame), visible (per key, boolean per point), masks (HxW uint8 0/255) and the
+    JSON-serialisable record of every applied step."""
+
+    image: np.ndarray
+    points: dict[str, np.ndarray]
+    visible: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray]
+    record: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _check_inputs(image: np.ndarray, points: dict, masks: dict) -> None:
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+            and image.shape[2] == 3):
+        got = getattr(image, "dtype", type(image)), getattr(image, "shape", None)
+        raise ValueError(f"apply_degradations: image must be HxWx3 uint8 RGB, got {got}")
+    for name, pts in points.items():
+        arr = np.asarray(pts)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ValueError(f"apply_degradations: points[{name!r}] must be (n, 2), got {arr.shape}")
+    for name, m in masks.items():
+        if m.shape != image.shape[:2] or m.dtype != np.uint8:
+            raise ValueError(f"apply_degradations: masks[{name!r}] must be {image.shape[:2]} uint8, "
+                             f"got {m.shape} {m.dtype}")
+
+
+def apply_degradations(image: np.ndarray, points: dict[str, np.ndarray],
+                       masks: dict[str, np.ndarray] | None, spec: DegradeSpec,
+                       rng: np.random.Generator, out_size: tuple[int, int] | None = None
+                       ) -> Degraded:
+    """Degrade a clean page and move its truth points/masks with it.
+
+    ``out_size`` (H, W): the page is resized to it FIRST and every effect runs at that size, so
+    training-size renders stay cheap; the output then has exactly that size.
+    """
+    masks = masks or {}
+    _check_inputs(image, points, masks)
+    if not isinstance(spec, DegradeSpec):
+        raise TypeError(f"apply_degradations: spec must be a DegradeSpec, got {type(spec).__name__}")
+    record: list[dict[str, Any]] = []
+    if out_size is not None:
+        out_hw = (int(out_size[0]), int(out_size[1]))
+        if min(out_hw) < 8:
+            raise ValueError(f"apply_degradations: out_size {out_size} is too small (min 8 px)")
+        if out_hw != image.shape[:2]:
+            record.append({"op": "resize", "from_hw": list(image.shape[:2]), "to_hw": list(out_hw)})
+    hw = out_hw if out_size is not None else image.shape[:2]
+    paper_steps, camera_steps = plan_photometric(spec, rng, hw)
+    record += paper_steps
+    geometry = plan_geometry(spec, rng, hw, paper_steps)
+    if geometry is not None:
+        record.append(geometry)
+    record += camera_steps
+    return replay_degradations(image, points, masks, record)
+
+
+def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
+                        masks: dict[str, np.ndarray] | None, record: list[dict[str, Any]]
+                        ) -> Degraded:
+    """Apply a stored record (from ``Degraded.record``) to a clean page: the deterministic phase."""
+    masks = dict(masks or {})
+    _check_inputs(image, points, masks)
+    pts = {k: np.asarray(v, dtype=np.float64).reshape(-1, 2).copy() for k, v in points.items()}
+    out_record = []
+    for step in record:
+        op = step["op"]
+        if op == "resize":
+            to_hw = tuple(step["to_hw"])
+            matrix = geo.resize_matrix(image.shape[:2], to_hw)
+            image = geo.resize_image(image, to_hw)
+            masks = {k: geo.binarise_mask(geo.resize_image(m, to_hw)) for k, m in masks.items()}
+            pts = {k: geo.apply_homography_to_points(matrix, v) for k, v in pts.items()}
+        elif op == "geometry":
+            hw = image.shape[:2]
+            matrix = np.asarray(step["matrix"], dtype=np.float64)
+            curl = step.get("curl")
+            image, masks = geo.warp(image, masks, matrix, curl, tuple(step["border_rgb"]))
+            residual = 0.0
+            for k, v in pts.items():
+                pts[k], r = geo.map_points(v, hw, matrix, curl)
+                residual = max(residual, r)
+            step = {**step, "curl_inverse_residual_px": residual}
+        elif op in photo.STEPS:
+            image = photo.STEPS[op](image, step)
+        else:
+            raise ValueError(f"replay_degradations: unknown step {op!r} in record")
+        out_record.append(step)
+    h, w = image.shape[:2]
+    visible = {k: (np.isfinite(v).all(axis=1) & (v[:, 0] >= 0) & (v[:, 0] <= w - 1)
+                   & (v[:, 1] >= 0) & (v[:, 1] <= h - 1)) for k, v in pts.items()}
+    return Degraded(image=np.ascontiguousarray(image), points=pts, visible=visible, masks=masks,
+                    record=_jsonable(out_record))
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON types only (numpy scalars/arrays -> Python), so ``json.dumps`` always works."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if dataclasses.is_dataclass(obj):
+        return _jsonable(dataclasses.asdict(obj))
+    return obj
+
+

@@ -1,0 +1,179 @@
+"""Photometric degradations: change pixel values only, never geometry (truth points are untouched).
+
+Each function takes the uint8 RGB image and the *concrete* parameters drawn by the planner in
+``render.degrade`` (plus an integer seed for any noise field), so a step's record reproduces it.
+Albumentations is used where it has the operation (blur kinds, sensor noise, colour jitter);
+lighting, creases, wrinkles and photocopy/fax are hand-written because albumentations has no
+soft-shadow, paper-crease or toner/fax model (its RandomShadow draws hard-edged polygons).
+Smooth fields (lighting, wrinkles) are computed at low resolution and upsampled: they have no
+high frequencies, and it keeps a 512 px degrade within a few milliseconds.
+"""
+from __future__ import annotations
+
+import albumentations as A
+import cv2
+import numpy as np
+
+_FIELD_MAX_SIDE_PX = 256  # resolution at which smooth multiplicative fields are computed
+
+
+def _albu(transform: A.BasicTransform, image: np.ndarray, seed: int) -> np.ndarray:
+    return A.Compose([transform], seed=int(seed))(image=image)["image"]
+
+
+def _multiply(image: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """image * field (HxW or HxWx3 float32 multiplier), rounded and clipped to uint8."""
+    if field.ndim == 2:
+        field = field[:, :, None]
+    return np.clip(image.astype(np.float32) * field + 0.5, 0, 255).astype(np.uint8)
+
+
+def _low_res_shape(hw: tuple[int, int]) -> tuple[int, int]:
+    h, w = hw
+    scale = min(1.0, _FIELD_MAX_SIDE_PX / max(h, w))
+    return max(2, round(h * scale)), max(2, round(w * scale))
+
+
+def _upsample(field: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(field, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
+
+
+# ----------------------------------------------------------------------------- paper
+def paper_tint(image: np.ndarray, p: dict) -> np.ndarray:
+    """Per-channel multiplier (yellowed/grey/bluish paper and ink), as one lookup table."""
+    ramp = np.arange(256, dtype=np.float32)[:, None]
+    lut = np.clip(ramp * np.asarray(p["rgb_gain"], np.float32)[None, :] + 0.5, 0, 255)
+    return cv2.LUT(image, lut.astype(np.uint8).reshape(256, 1, 3))
+
+
+def creases(image: np.ndarray, p: dict) -> np.ndarray:
+    """Straight fold lines: a thin dark valley, a bright ridge beside it and a faint shade step."""
+    h, w = image.shape[:2]
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    field = np.ones((h, w), np.float32)
+    for c in p["lines"]:
+        d = xs * np.float32(np.cos(c["angle_rad"])) + ys * np.float32(np.sin(c["angle_rad"]))
+        d = (d - np.float32(c["offset_px"])) / np.float32(c["width_px"])
+        field *= (1.0 - c["depth"] * np.exp(-d * d)
+                  + c["highlight"] * np.exp(-(d - 1.5) ** 2)
+                  - c["shade_step"] * (0.5 + 0.5 * np.tanh(d / 4.0)))
+    return _multiply(image, field)
+
+
+def wrinkles(image: np.ndarray, p: dict) -> np.ndarray:
+    """Crumpled-paper shading: a ridged noise height map lit from one side (its directional slope)."""
+    h, w = image.shape[:2]
+    lh, lw = _low_res_shape((h, w))
+    rng = np.random.default_rng(p["seed"])
+    cells = p["cells"]
+    coarse = rng.standard_normal((cells, max(2, round(cells * w / h)))).astype(np.float32)
+    height = np.abs(cv2.resize(coarse, (lw, lh), interpolation=cv2.INTER_CUBIC))
+    fine = rng.standard_normal((cells * 3, max(2, round(cells * 3 * w / h)))).astype(np.float32)
+    height += 0.35 * np.abs(cv2.resize(fine, (lw, lh), interpolation=cv2.INTER_CUBIC))
+    gx = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3)
+    slope = gx * np.float32(np.cos(p["light_angle_rad"])) + gy * np.float32(np.sin(p["light_angle_rad"]))
+    slope /= max(float(np.abs(slope).max()), 1e-6)
+    return _multiply(image, _upsample(1.0 + p["strength"] * slope, (h, w)))
+
+
+# ----------------------------------------------------------------------------- camera / scanner
+def lighting(image: np.ndarray, p: dict) -> np.ndarray:
+    """Uneven illumination: linear gradient, vignette and soft-edged shadow polygons."""
+    h, w = image.shape[:2]
+    lh, lw = _low_res_shape((h, w))
+    u = np.linspace(-1.0, 1.0, lw, dtype=np.float32)[None, :]
+    v = np.linspace(-1.0, 1.0, lh, dtype=np.float32)[:, None]
+    ang = p["gradient_angle_rad"]
+    field = 1.0 - p["gradient"] * 0.5 * (1.0 + u * np.float32(np.cos(ang)) + v * np.float32(np.sin(ang)))
+    field = field - p["vignette"] * (u * u + v * v) / 2.0
+    if p["shadows"]:
+        shade = np.zeros((lh, lw), np.float32)
+        for s in p["shadows"]:
+            poly = np.round(np.asarray(s["polygon"]) * [lw - 1, lh - 1]).astype(np.int32)
+            layer = np.zeros((lh, lw), np.float32)
+            cv2.fillPoly(layer, [poly], float(s["darkness"]))
+            sigma = max(0.5, s["softness"] * max(lh, lw))
+            shade = np.maximum(shade, cv2.GaussianBlur(layer, (0, 0), sigma))
+        field = field * (1.0 - shade)
+    return _multiply(image, _upsample(np.clip(field, 0.05, 1.5), (h, w)))
+
+
+def blur(image: np.ndarray, p: dict) -> np.ndarray:
+    """Scanner/camera blur via albumentations: gaussian (sigma px), motion (kernel px, angle), defocus."""
+    kind = p["kind"]
+    if kind == "gaussian":
+        t = A.GaussianBlur(blur_limit=0, sigma_limit=(p["sigma_px"], p["sigma_px"]), p=1.0)
+    elif kind == "motion":
+        k = p["kernel_px"]
+        t = A.MotionBlur(blur_limit=(k, k), angle_range=(p["angle_deg"], p["angle_deg"]),
+                         direction_range=(0.0, 0.0), allow_shifted=False, p=1.0)
+    elif kind == "defocus":
+        t = A.Defocus(radius=(p["radius_px"], p["radius_px"]),
+                      alias_blur=(p["alias_sigma"], p["alias_sigma"]), p=1.0)
+    else:
+        raise ValueError(f"unknown blur kind {kind!r}")
+    return _albu(t, image, p["seed"])
+
+
+def colour(image: np.ndarray, p: dict) -> np.ndarray:
+    """Brightness/contrast/saturation/hue through albumentations' ColorJitter (fixed factors)."""
+    t = A.ColorJitter(brightness=(p["brightness"],) * 2, contrast=(p["contrast"],) * 2,
+                      saturation=(p["saturation"],) * 2, hue=(p["hue"],) * 2, p=1.0)
+    return _albu(t, image, p["seed"])
+
+
+def noise(image: np.ndarray, p: dict) -> np.ndarray:
+    """Sensor noise: albumentations GaussNoise (std as a fraction of 255), optionally chromatic."""
+    t = A.GaussNoise(std_range=(p["std"], p["std"]), per_channel=p["per_channel"],
+                     noise_scale_factor=p["scale"], p=1.0)
+    return _albu(t, image, p["seed"])
+
+
+def jpeg(image: np.ndarray, p: dict) -> np.ndarray:
+    """Real JPEG encode/decode (OpenCV expects BGR, so convert around it for correct chroma)."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(p["quality"])])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
+        raise RuntimeError("cv2.imencode failed to encode JPEG")
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+# ----------------------------------------------------------------------------- black and white
+_BAYER4 = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32)
+
+
+def black_white(image: np.ndarray, p: dict) -> np.ndarray:
+    """Photocopy (steep toner curve, speckle, streaks) or fax (half vertical resolution, dither)."""
+    h, w = image.shape[:2]
+    rng = np.random.default_rng(p["seed"])
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    if p["mode"] == "photocopy":
+        ramp = np.arange(256, dtype=np.float32) / 255.0
+        curve = 1.0 / (1.0 + np.exp(-(ramp - p["threshold"]) * p["steepness"]))
+        lut = np.clip(curve * 255.0 * p["paper_white"] + 0.5, 0, 255).astype(np.uint8)
+        out = cv2.LUT((grey * 255.0 + 0.5).astype(np.uint8), lut)
+        speckle = rng.random((h, w), dtype=np.float32) < p["speckle"]
+        out[speckle] = (out[speckle] * 0.25).astype(np.uint8)
+        for x in rng.integers(0, w, size=p["streaks"]):
+            x0, x1 = max(0, x - 1), min(w, x + 2)
+            out[:, x0:x1] = (out[:, x0:x1] * 0.7).astype(np.uint8)
+    elif p["mode"] == "fax":
+        half = cv2.resize(grey, (w, max(1, h // 2)), interpolation=cv2.INTER_AREA)
+        tiles = np.tile((_BAYER4 + 0.5) / 16.0, (half.shape[0] // 4 + 1, w // 4 + 1))
+        dither = tiles[: half.shape[0], :w]
+        level = p["threshold"] + p["dither"] * (dither - 0.5)
+        binary = np.where(half > level, 255, 0).astype(np.uint8)
+        out = cv2.resize(binary, (w, h), interpolation=cv2.INTER_NEAREST)
+        flips = rng.random((h, w), dtype=np.float32) < p["speckle"]
+        out[flips] = 255 - out[flips]
+    else:
+        raise ValueError(f"unknown black-and-white mode {p['mode']!r}")
+    return cv2.cvtColor(out, cv2.COLOR_GRAY2RGB)
+
+
+STEPS = {
+    "paper_tint": paper_tint, "creases": creases, "wrinkles": wrinkles, "lighting": lighting,
+    "blur": blur, "colour": colour, "black_white": black_white, "noise": noise, "jpeg": jpeg,
+}
