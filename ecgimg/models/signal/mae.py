@@ -1,0 +1,204 @@
+"""Masked autoencoder on 1-lead x 250-sample ECG patches (He et al. 2022, adapted as in the LVSD paper).
+
+Reads top to bottom like the reference MAE: ``patchify`` -> ``random_masking`` (argsort of noise ->
+keep / restore ids) -> ``forward_encoder`` (visible tokens only) -> ``forward_decoder`` (mask tokens
+re-inserted, lightweight transformer) -> ``forward_loss`` (MSE on masked patches only, optionally on
+per-patch normalised targets). ``forward(x)`` returns ``(loss, pred, mask)``.
+
+Targets are patches of the *normalised* signal (the encoder's ``input_norm``); ``reconstruct``
+maps predictions back to millivolts for inspection.
+
+Checkpoint keys: the encoder lives under ``encoder.``, so ``ECGViTClassifier.load_pretrained``
+takes the MAE's state dict as is (or ``encoder_state_dict()`` without the prefix).
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+import torch.nn as nn
+from timm.models.vision_transformer import Block
+
+from ecgimg.models.signal.vit import (ECGViT, LeadTimePositions, init_vit_weights,
+                                      register_sizes, vit_size_kwargs)
+
+
+def patchify(signal: torch.Tensor, patch_samples: int, patch_leads: int = 1) -> torch.Tensor:
+    """(B, n_leads, n_samples) -> (B, n_tokens, patch_leads * patch_samples).
+
+    Token order is lead-major (all time patches of lead 0, then lead 1, ...); with
+    ``patch_leads > 1`` a patch holds ``patch_leads`` consecutive leads, lead by lead. This is the
+    order timm's ``PatchEmbed`` flattens its (patch_leads, patch_samples) kernel grid in.
+    """
+    batch, n_leads, n_samples = signal.shape
+    if n_samples % patch_samples or n_leads % patch_leads:
+        raise ValueError(f"a ({n_leads}, {n_samples}) signal does not split into "
+                         f"({patch_leads}, {patch_samples}) patches")
+    rows, n_time = n_leads // patch_leads, n_samples // patch_samples
+    grid = signal.reshape(batch, rows, patch_leads, n_time, patch_samples).permute(0, 1, 3, 2, 4)
+    return grid.reshape(batch, rows * n_time, patch_leads * patch_samples)
+
+
+def unpatchify(patches: torch.Tensor, n_leads: int, patch_leads: int = 1) -> torch.Tensor:
+    """(B, n_tokens, patch_leads * patch_samples) -> (B, n_leads, n_samples); inverse of patchify."""
+    batch, n_tokens, patch_size = patches.shape
+    rows = n_leads // patch_leads
+    if n_leads % patch_leads or n_tokens % rows or patch_size % patch_leads:
+        raise ValueError(f"{n_tokens} tokens of {patch_size} values do not tile {n_leads} leads "
+                         f"in patches of {patch_leads} leads")
+    n_time, patch_samples = n_tokens // rows, patch_size // patch_leads
+    grid = patches.reshape(batch, rows, n_time, patch_leads, patch_samples).permute(0, 1, 3, 2, 4)
+    return grid.reshape(batch, n_leads, n_time * patch_samples)
+
+
+def random_masking(tokens: torch.Tensor, mask_ratio: float,
+                   generator: torch.Generator | None = None):
+    """Keep a random subset of tokens per sample, exactly ``round(N * mask_ratio)`` masked.
+
+    Returns ``(kept (B, n_keep, D), mask (B, N) with 1 = masked, ids_restore (B, N))`` where
+    ``ids_restore`` is the permutation that puts shuffled tokens back in their original order.
+    ``generator`` (a CPU ``torch.Generator``) makes the choice reproducible.
+    """
+    if not 0.0 <= mask_ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
+    batch, n_tokens, dim = tokens.shape
+    n_keep = n_tokens - int(round(n_tokens * mask_ratio))
+    noise = torch.rand(batch, n_tokens, generator=generator).to(tokens.device)
+    ids_shuffle = torch.argsort(noise, dim=1)          # ascending: small noise is kept
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    ids_keep = ids_shuffle[:, :n_keep]
+    kept = torch.gather(tokens, 1, ids_keep.unsqueeze(-1).expand(-1, -1, dim))
+    mask = torch.ones(batch, n_tokens, device=tokens.device)
+    mask[:, :n_keep] = 0
+    mask = torch.gather(mask, 1, ids_restore)
+    return kept, mask, ids_restore
+
+
+class MaskedAutoencoderECG(nn.Module):
+    """MAE with an ``ECGViT`` encoder and a small transformer decoder predicting raw patches."""
+
+    def __init__(self, encoder: ECGViT, *, decoder_embed_dim: int = 512, decoder_depth: int = 8,
+                 decoder_num_heads: int = 16, decoder_mlp_ratio: float = 4.0, mask_ratio: float = 0.75,
+                 norm_pix_loss: bool = False) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.mask_ratio = float(mask_ratio)
+        self.norm_pix_loss = bool(norm_pix_loss)
+        norm_layer = partial(nn.LayerNorm, eps=1e-6)
+        self.decoder_embed = nn.Linear(encoder.embed_dim, decoder_embed_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
+        self.decoder_pos = LeadTimePositions(encoder.token_leads, encoder.n_time_patches,
+                                             decoder_embed_dim, "sincos")
+        self.decoder_blocks = nn.Sequential(*[
+            Block(dim=decoder_embed_dim, num_heads=decoder_num_heads, mlp_ratio=decoder_mlp_ratio,
+                  qkv_bias=True, norm_layer=norm_layer)
+            for _ in range(decoder_depth)])
+        self.decoder_norm = norm_layer(decoder_embed_dim)
+        self.decoder_pred = nn.Linear(decoder_embed_dim, encoder.patch_leads * encoder.patch_samples)
+        for module in (self.decoder_embed, self.decoder_blocks, self.decoder_norm, self.decoder_pred):
+            init_vit_weights(module)
+        nn.init.normal_(self.mask_token, std=0.02)
+
+    def patchify(self, signal: torch.Tensor) -> torch.Tensor:
+        return patchify(signal, self.encoder.patch_samples, self.encoder.patch_leads)
+
+    def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
+        return unpatchify(patches, self.encoder.n_leads, self.encoder.patch_leads)
+
+    def forward_encoder(self, x_norm: torch.Tensor, mask_ratio: float,
+                        generator: torch.Generator | None = None):
+        """Encode only the visible tokens: the trick that makes MAE cheap (1/4 of the sequence)."""
+        tokens = self.encoder.embed_patches(x_norm)
+        kept, mask, ids_restore = random_masking(tokens, mask_ratio, generator)
+        return self.encoder.encode_tokens(kept), mask, ids_restore
+
+    def forward_decoder(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
+        """Re-insert mask tokens in original order, decode, predict every patch (B, N, patch_samples)."""
+        tokens = self.decoder_embed(latent)
+        has_cls = self.encoder.cls_token is not None
+        cls, visible = (tokens[:, :1], tokens[:, 1:]) if has_cls else (None, tokens)
+        batch, n_tokens = ids_restore.shape
+        masks = self.mask_token.expand(batch, n_tokens - visible.shape[1], -1)
+        full = torch.cat([visible, masks], dim=1)
+        full = torch.gather(full, 1, ids_restore.unsqueeze(-1).expand(-1, -1, full.shape[-1]))
+        full = full + self.decoder_pos()
+        if has_cls:
+            full = torch.cat([cls, full], dim=1)
+        pred = self.decoder_pred(self.decoder_norm(self.decoder_blocks(full)))
+        return pred[:, 1:] if has_cls else pred
+
+    def patch_targets(self, x_norm: torch.Tensor) -> torch.Tensor:
+        """Reconstruction targets; per-patch zero-mean/unit-variance when ``norm_pix_loss``."""
+        target = self.patchify(x_norm)
+        if self.norm_pix_loss:
+            mean = target.mean(dim=-1, keepdim=True)
+            var = target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6) ** 0.5
+        return target
+
+    @staticmethod
+    def forward_loss(target: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean squared error over masked patches only (visible patches do not count)."""
+        per_patch = ((pred - target) ** 2).mean(dim=-1)
+        return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
+
+    def forward(self, x: torch.Tensor, mask_ratio: float | None = None,
+                generator: torch.Generator | None = None):
+        """(B, n_leads, n_samples) mV -> (loss, pred (B, N, patch values), mask (B, N), 1 = masked)."""
+        ratio = self.mask_ratio if mask_ratio is None else mask_ratio
+        x_norm = self.encoder.normalize(x)
+        latent, mask, ids_restore = self.forward_encoder(x_norm, ratio, generator)
+        pred = self.forward_decoder(latent, ids_restore)
+        return self.forward_loss(self.patch_targets(x_norm), pred, mask), pred, mask
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, mask_ratio: float = 0.75, seed: int = 0) -> dict:
+        """Original, masked and reconstructed signals in mV, for figures and eyeballing.
+
+        Returns a dict of tensors (B, n_leads, n_samples): ``original``; ``sample_mask`` (True where
+        the sample belonged to a masked patch); ``masked`` (original with masked samples set to
+        NaN); ``reconstructed`` (the decoder's prediction everywhere); ``pasted`` (visible samples
+        from the original, masked ones from the prediction); plus the scalar ``loss``.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            generator = torch.Generator().manual_seed(int(seed))
+            x_norm = self.encoder.normalize(x)
+            latent, mask, ids_restore = self.forward_encoder(x_norm, mask_ratio, generator)
+            pred = self.forward_decoder(latent, ids_restore)
+            loss = self.forward_loss(self.patch_targets(x_norm), pred, mask)
+            if self.norm_pix_loss:  # undo the per-patch normalisation with the true patch stats
+                patches = self.patchify(x_norm)
+                pred = pred * (patches.var(-1, keepdim=True) + 1e-6) ** 0.5 + patches.mean(-1, keepdim=True)
+            shift, scale = self.encoder.input_norm.stats(x)
+            if self.encoder.input_norm.mode == "none":
+                shift, scale = torch.zeros_like(shift), torch.ones_like(scale)
+            reconstructed = self.encoder.input_norm.denormalize(self.unpatchify(pred), shift, scale)
+            sample_mask = self.unpatchify(
+                mask.unsqueeze(-1).expand(-1, -1, pred.shape[-1])).bool()
+            masked = x.masked_fill(sample_mask, float("nan"))
+            pasted = torch.where(sample_mask, reconstructed, x)
+        finally:
+            self.train(was_training)
+        return {"original": x, "sample_mask": sample_mask, "masked": masked,
+                "reconstructed": reconstructed, "pasted": pasted, "loss": loss}
+
+    def encoder_state_dict(self) -> dict[str, torch.Tensor]:
+        """The encoder's weights with plain keys, ready for ``ECGViT.load_state_dict``."""
+        return self.encoder.state_dict()
+
+
+_DECODER_KEYS = ("decoder_embed_dim", "decoder_depth", "decoder_num_heads", "decoder_mlp_ratio",
+                 "mask_ratio", "norm_pix_loss")
+
+
+def mae_ecg_vit(size: str, **kwargs) -> MaskedAutoencoderECG:
+    """Build an MAE around an ``ECGViT`` of the given size; decoder keywords go to the MAE."""
+    decoder_kwargs = {k: kwargs.pop(k) for k in _DECODER_KEYS if k in kwargs}
+    encoder = ECGViT(**{**vit_size_kwargs(size), **kwargs})
+    return MaskedAutoencoderECG(encoder, **decoder_kwargs)
+
+
+register_sizes("mae_ecg_vit_{size}_p250", mae_ecg_vit,
+               "MAE with a ViT-{size} encoder over 1x250 ECG patches.")
