@@ -1,0 +1,82 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from ecgimg.train import checkpoint as ckpt
+from ecgimg.train.checkpoint import (CheckpointError, atomic_torch_save, capture_rng_state, export_safetensors,
+                                     load_checkpoint, load_weights, restore_rng_state)
+
+from .toys import TinyMLP, flat_params
+
+
+def test_atomic_write_leaves_no_partial_file_on_a_crash(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    atomic_torch_save({"version": torch.tensor(1)}, path)
+    real_save = torch.save
+
+    def crash_half_way(obj, handle, *args, **kwargs):
+        handle.write(b"PARTIAL")  # some bytes reach the disk, then the process "dies"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_torch_save({"version": torch.tensor(2)}, path)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert load_checkpoint(path)["version"].item() == 1  # the previous file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temp file left behind
+    with pytest.raises(OSError):
+        monkeypatch.setattr(torch, "save", crash_half_way)
+        atomic_torch_save({"x": 1}, tmp_path / "new.pt")
+    assert not (tmp_path / "new.pt").exists()
+
+
+def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    atomic_torch_save({"rng": capture_rng_state()}, tmp_path / "rng.pt")
+    want = (random.random(), np.random.rand(3), torch.rand(3))
+    restore_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True)["rng"])
+    got = (random.random(), np.random.rand(3), torch.rand(3))
+    assert got[0] == want[0] and np.array_equal(got[1], want[1]) and torch.equal(got[2], want[2])
+
+
+def test_safetensors_export_and_load(tmp_path):
+    source, target = TinyMLP(seed=1), TinyMLP(seed=2)
+    path = export_safetensors(source, tmp_path / "w.safetensors")
+    assert load_weights(target, path) == ([], [])
+    assert torch.equal(flat_params(source), flat_params(target))
+
+
+def test_load_weights_from_checkpoint_strips_wrappers_and_reports_mismatches(tmp_path):
+    source = TinyMLP(seed=1)
+    state = {f"module.{k}": v for k, v in source.state_dict().items()}  # as saved from a DDP model
+    state["module.extra.weight"] = torch.zeros(2)
+    atomic_torch_save({"model": state}, tmp_path / "c.pt")
+    target = TinyMLP(seed=2)
+    with pytest.raises(CheckpointError, match="unexpected=\\['extra.weight'\\]"):
+        load_weights(target, tmp_path / "c.pt")
+    missing, unexpected = load_weights(target, tmp_path / "c.pt", strict=False)
+    assert missing == [] and unexpected == ["extra.weight"]
+    assert torch.equal(flat_params(source), flat_params(target))
+
+    bigger = torch.nn.Sequential(TinyMLP(seed=3))  # keys differ entirely ("0.net...")
+    missing, unexpected = load_weights(bigger, tmp_path / "c.pt", strict=False)
+    assert len(missing) == 4 and len(unexpected) == 5
+
+
+def test_shape_mismatch_and_garbage_files_raise_typed_errors(tmp_path):
+    export_safetensors(TinyMLP(hidden=4), tmp_path / "small.safetensors")
+    with pytest.raises(CheckpointError, match="small.safetensors"):
+        load_weights(TinyMLP(hidden=16), tmp_path / "small.safetensors")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt"):
+        load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    torch.save({"config": ckpt.CheckpointError("x", "y")}, tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match="weights_only"):
+        load_checkpoint(tmp_path / "pickled.pt")
