@@ -1,0 +1,26 @@
+"""Standalone printed-ECG renderer: plain signal array -> realistic page image + exact ground truth.
+
+Depends on numpy, OpenCV, Pillow (and albumentations through degradations) only; never on
+`ecgimg` or torch. Entry points: `render()`, `random_spec()`, `export_vector()`, `ecg-render` CLI.
+"""
+from .layout import LAYOUT_PRESETS, LayoutSpec, get_layout
+from .page import Rendered, RenderInputError, render
+from .paper import STYLE_PRESETS, PaperStyle, get_style
+
+__all__ = ["render", "Rendered", "RenderInputError", "LayoutSpec", "PaperStyle", "LAYOUT_PRESETS",
+           "STYLE_PRESETS", "get_layout", "get_style", "random_spec", "export_vector",
+           "DegradeSpec", "DEGRADE_PRESETS"]
+
+
+def __getattr__(name):
+    # Lazy: degradations pull albumentations; vector export pulls ecg-plot/matplotlib.
+    if name in ("DegradeSpec", "DEGRADE_PRESETS", "random_degrade_spec", "apply_degradations"):
+        from . import degrade
+        return getattr(degrade, name)
+    if name == "random_spec":
+        from .random_spec import random_spec
+        return random_spec
+    if name == "export_vector":
+        from .vector import export_vector
+        return export_vector
+    raise AttributeError(f"module 'render' has no attribute {name!r}")

@@ -1,0 +1,240 @@
+"""`render()`: a plain signal array -> a printed-ECG page image with exact ground truth.
+
+Pipeline: resolve specs -> place panels (mm) -> cached grid -> traces, pulses, labels, header,
+footer (pixels, one point per plotted sample) -> optional degradations / training-size resize,
+which carry every truth point through the same geometry (see `truth.py`).
+
+Pixel convention: a truth point (x, y) is in pixel-centre coordinates (pixel i covers
+[i - 0.5, i + 0.5]); a point at page position (x_mm, y_mm) is drawn at (x_mm, y_mm) * px_per_mm.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import draw, text
+from .grid import grid_page
+from .header import footer_text, header_lines
+from .layout import LayoutSpec, Panel, PlotArea, get_layout, place_panels
+from .paper import PaperStyle, get_style
+from .resolve import resolve_spec
+from .truth import finish
+
+HEADER_MM = 24
+FOOTER_MM = 7
+
+
+class RenderInputError(ValueError):
+    """The signal, sampling rate or lead names cannot be rendered (message says why)."""
+
+
+@dataclass
+class Rendered:
+    """A rendered page: RGB uint8 image (H, W, 3), JSON-serialisable truth, optional masks."""
+
+    image: np.ndarray
+    truth: dict
+    masks: dict[str, np.ndarray] | None = field(default=None)
+
+
+def _lead_lookup(leads) -> dict[str, int]:
+    return {str(name).strip().lower(): i for i, name in enumerate(leads)}
+
+
+def _resolve_lead(name: str, lookup: dict[str, int]) -> tuple[int, float]:
+    """Row index and sign of a layout lead; "-aVR" is aVR inverted (Cabrera order)."""
+    key = name.strip().lower()
+    if key in lookup:
+        return lookup[key], 1.0
+    if key.startswith("-") and key[1:] in lookup:
+        return lookup[key[1:]], -1.0
+    raise RenderInputError(f"layout needs lead {name!r}, signal has {sorted(lookup)}")
+
+
+def _check_inputs(signal, fs, leads) -> np.ndarray:
+    arr = np.asarray(signal, dtype=np.float64)
+    if arr.ndim != 2:
+        raise RenderInputError(f"signal must be 2-D (n_leads, n_samples), got shape {arr.shape}")
+    if len(leads) != arr.shape[0]:
+        raise RenderInputError(f"{len(leads)} lead names for {arr.shape[0]} signal rows")
+    if not (isinstance(fs, (int, float, np.integer, np.floating)) and math.isfinite(fs) and fs > 0):
+        raise RenderInputError(f"fs must be a positive finite number of Hz, got {fs!r}")
+    if arr.shape[1] < 2:
+        raise RenderInputError(f"signal has {arr.shape[1]} samples; need at least 2")
+    if not np.isfinite(arr).any():
+        raise RenderInputError("signal has no finite samples")
+    return arr
+
+
+def _resolve_degrade(degrade):
+    """None/'none' -> None; preset name, dict or DegradeSpec -> DegradeSpec (imported lazily)."""
+    if degrade is None:
+        return None
+    from .degrade import DEGRADE_PRESETS, DegradeSpec
+
+    return resolve_spec(degrade, DegradeSpec, DEGRADE_PRESETS, "degradation")
+
+
+def plot_area(style: PaperStyle, fs: float, n_samples: int) -> tuple[PlotArea, tuple[float, ...]]:
+    """Rows region and grid box (mm). Whole-millimetre edges keep baselines on grid lines."""
+    w_mm, h_mm = style.page_size_mm
+    m = float(style.margin_mm)
+    top = m + (HEADER_MM if style.header else 0)
+    bottom = math.floor(h_mm - m - (FOOTER_MM if style.footer else 0))
+    right = math.floor(w_mm - m)
+    pulse_mm = 5 * math.ceil((0.2 * style.paper_speed_mm_s + 4) / 5) if style.calibration else 5
+    area = PlotArea(m, top, right, bottom, m + pulse_mm, style.paper_speed_mm_s, float(fs), n_samples)
+    return area, (m, top, right, bottom)
+
+
+def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: int = 0,
+           out_size=None, masks: bool = False) -> Rendered:
+    """Render `signal` (n_leads, n_samples) in mV at `fs` Hz as a printed ECG page.
+
+    layout/style/degrade: preset name, dict (as stored in truth["params"]) or spec object.
+    out_size: (H, W) training size (or int for square); degradations then run at that size.
+    Same inputs and seed give a byte-identical image and truth; `render(signal, fs, leads,
+    **truth["params"])` reproduces a page.
+    """
+    arr = _check_inputs(signal, fs, leads)
+    layout_spec: LayoutSpec = get_layout(layout)
+    style_spec: PaperStyle = get_style(style)
+    degrade_spec = _resolve_degrade(degrade)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = int(seed)
+    if out_size is not None:
+        out_size = (int(out_size), int(out_size)) if np.isscalar(out_size) else tuple(int(v) for v in out_size)
+    lookup = _lead_lookup(leads)
+    resolved = {name: _resolve_lead(name, lookup) for name in layout_spec.leads}
+
+    ppm = style_spec.px_per_mm
+    H, W = style_spec.page_size_px
+    area, grid_box = plot_area(style_spec, fs, arr.shape[1])
+    grid_rgb, grid_mask = grid_page(H, W, ppm, grid_box, style_spec.grid_color, style_spec.grid_style,
+                                    style_spec.paper_rgb)
+    image = grid_rgb.copy()
+    mask_dict: dict[str, np.ndarray] | None = None
+    text_mask = None
+    if masks:
+        mask_dict = {"grid": grid_mask.copy()}
+        text_mask = np.zeros((H, W), np.uint8)
+    thick = draw.thickness_px(style_spec.trace_width_mm, ppm)
+    ink_layer = draw.InkLayer((H, W), thick)
+    ink = style_spec.trace_rgb
+    label_px = int(round(style_spec.label_size_mm * ppm))
+    panels = place_panels(layout_spec, area)
+
+    points: dict[str, np.ndarray] = {}  # every geometric truth item, carried through degradations
+    panel_info = []
+    for k, p in enumerate(panels):
+        idx, sign = resolved[p.lead]
+        gain = style_spec.gain_for(p.lead)
+        samples = np.arange(p.start, p.stop)
+        x_px = (p.x_mm + (samples - p.start) / fs * area.speed_mm_s) * ppm
+        y_px = (p.baseline_mm - sign * arr[idx, p.start:p.stop] * gain) * ppm
+        pts = np.stack([x_px, y_px], axis=1)
+        lead_mask = None
+        if mask_dict is not None:
+            lead_mask = mask_dict.setdefault(f"lead:{p.lead}", np.zeros((H, W), np.uint8))
+        ink_layer.add(pts, lead_mask)
+        points[f"panel{k}"] = pts
+        points[f"baseline{k}"] = np.array([[p.x_mm, p.baseline_mm], [p.x_mm + p.width_mm, p.baseline_mm]]) * ppm
+        points[f"cell{k}"] = _quad(p.x_mm, p.top_mm, p.x_mm + p.width_mm, p.bottom_mm) * ppm
+        label_box = text.draw_text(image, p.lead, (p.x_mm + 1.0) * ppm, (p.top_mm + 1.0) * ppm,
+                                   label_px, ink, style_spec.font, text_mask)
+        points[f"label{k}"] = _quad(*label_box) - 0.5  # pixel edges -> centre coordinates
+        if layout_spec.separators and p.column > 0:
+            sep = np.array([[p.x_mm, p.baseline_mm - 3.0], [p.x_mm, p.baseline_mm + 3.0]]) * ppm
+            ink_layer.add(sep, text_mask)
+        panel_info.append({"lead": p.lead, "signal_index": idx, "sign": sign, "row": p.row,
+                           "column": p.column, "is_rhythm": p.is_rhythm, "start": p.start,
+                           "stop": p.stop, "mm_per_mv": gain, "x0_mm": p.x_mm,
+                           "baseline_mm": p.baseline_mm})
+
+    cal_mask = None
+    if mask_dict is not None:
+        cal_mask = mask_dict["calibration"] = np.zeros((H, W), np.uint8)
+        mask_dict["text"] = text_mask
+    calibration = _draw_calibration(ink_layer, panels, style_spec, area, ppm, points, cal_mask)
+    ink_layer.blend_into(image, ink)
+    texts = _draw_header_footer(image, style_spec, fs, seed, ppm, text_mask, points)
+    points["page"] = np.array([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]], np.float64)
+
+    params = {"layout": layout_spec.to_dict(), "style": style_spec.to_dict(),
+              "degrade": degrade_spec.to_dict() if degrade_spec is not None else None,
+              "seed": seed, "out_size": list(out_size) if out_size else None, "masks": bool(masks)}
+    base = {
+        "version": 1,
+        "px_per_mm": ppm,
+        "mm_per_s": area.speed_mm_s,
+        "fs": float(fs),
+        "leads": [str(name) for name in leads],
+        "n_samples": int(arr.shape[1]),
+        "page_size_px": [H, W],
+        "trace_thickness_px": thick,
+        "signal_sha256": hashlib.sha256(np.ascontiguousarray(arr, np.float64).tobytes()).hexdigest(),
+        "params": params,
+    }
+    rng = np.random.default_rng([seed, 1])  # own stream: header text never shifts degradations
+    image, truth, mask_dict = finish(image, mask_dict, points, panel_info, calibration, texts, base,
+                                     degrade_spec, rng, out_size)
+    return Rendered(image=image, truth=truth, masks=mask_dict)
+
+
+def _quad(x0, y0, x1, y1) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+
+
+def _draw_calibration(ink_layer, panels: list[Panel], style: PaperStyle, area: PlotArea, ppm: float,
+                      points: dict, cal_mask=None) -> list[dict]:
+    """A 1 mV x 200 ms pulse left of every row (row's first lead gain), plus one right of the row
+    when later leads in it use a different gain and the pulse fits on the page."""
+    if not style.calibration:
+        return []
+    out = []
+    rows: dict[int, list[Panel]] = {}
+    for p in panels:
+        rows.setdefault(p.row, []).append(p)
+    for row in sorted(rows):
+        first, last = rows[row][0], rows[row][-1]
+        gains = [(style.gain_for(first.lead), area.trace_x_mm, "left")]
+        g_last = style.gain_for(last.lead)
+        right_edge = last.x_mm + last.width_mm + 0.2 * style.paper_speed_mm_s + 4
+        if g_last != gains[0][0] and right_edge <= area.right_mm:
+            gains.append((g_last, right_edge, "right"))
+        for gain, right_mm, side in gains:
+            pts = draw.calibration_pulse_mm(right_mm, first.baseline_mm, gain, style.paper_speed_mm_s) * ppm
+            ink_layer.add(pts, cal_mask)
+            points[f"cal{len(out)}"] = pts
+            out.append({"row": row, "side": side, "mm_per_mv": gain, "mv": 1.0, "ms": 200.0})
+    return out
+
+
+def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, ppm: float, text_mask,
+                        points: dict) -> list[dict]:
+    texts = []
+    size_px = int(round(style.label_size_mm * ppm))
+    m = style.margin_mm
+
+    def put(s: str, x_mm: float, y_mm: float, kind: str):
+        box = text.draw_text(image, s, x_mm * ppm, y_mm * ppm, size_px, style.trace_rgb, style.font,
+                             text_mask)
+        points[f"text{len(texts)}"] = _quad(*box) - 0.5
+        texts.append({"text": s, "kind": kind})
+
+    if style.header:
+        w_mm = style.page_size_mm[0]
+        columns = header_lines(np.random.default_rng([seed, 0]))
+        col_x = [m, m + 0.30 * (w_mm - 2 * m), m + 0.60 * (w_mm - 2 * m)]
+        for x_mm, lines, kind in zip(col_x, columns, ("demographics", "measurements", "statement")):
+            for j, line in enumerate(lines[:5]):
+                put(line, x_mm, m + j * (style.label_size_mm + 1.2), kind)
+    if style.footer:
+        h_mm = style.page_size_mm[1]
+        put(footer_text(style.paper_speed_mm_s, style.limb_gain_mm_mv, style.chest_gain_mm_mv, fs),
+            m, h_mm - m - style.label_size_mm - 0.5, "footer")
+    return texts
