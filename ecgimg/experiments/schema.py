@@ -68,6 +68,9 @@ class FinetuneSection:
     label_fractions: list[float] = field(default_factory=lambda: [1.0])
     lrs: list[float] = field(default_factory=lambda: [1e-4])  # one run per LR, best by monitor
     fraction_seed: int = 0
+    #: tile tiny labelled subsets so an epoch has at least this many batches (0 = off); the engine
+    #: validates once per epoch, and 1-batch epochs would mostly validate.
+    min_epoch_batches: int = 0
     pretraining: str | None = None   # label for reports ("mae", "bcl", ...); default from init
 
 
@@ -89,12 +92,16 @@ class DemoSection:
     signal_kwargs: dict = field(default_factory=lambda: {"depth": 4})
     cnn_baseline: str = "ecg_cnn_baseline"
     image_backbone: str = "timm:resnet18"
+    #: MAE decoder for the demo: far lighter than the paper's 512-d x 8 blocks
+    mae_kwargs: dict = field(default_factory=lambda: {"decoder_embed_dim": 128, "decoder_depth": 2,
+                                                      "decoder_num_heads": 4})
     mae_steps: int = 300
     mae_lr: float = 1.5e-3
     contrastive_steps: int = 120
     contrastive_lr: float = 1e-3
     finetune_steps: int = 100
     finetune_lr: float = 1e-3
+    finetune_epoch_batches: int = 25  # see finetune.min_epoch_batches
     label_fractions: list[float] = field(default_factory=lambda: [0.1, 1.0])
     gallery_images: int = 12         # pages on the contact sheet
     stages: list[str] = field(default_factory=lambda: ["gallery", "mae", "bcl", "simclr",

@@ -1,0 +1,127 @@
+"""`ecgimg finetune`: supervised training at nested label fractions with a learning-rate sweep.
+
+For each label fraction (a patient-level subset of the training split, nested across fractions)
+and each learning rate, one engine run; the run with the best monitored validation value (the
+MAE paper: lowest validation loss) is kept, scored on the evaluation split, and its predictions
+are saved (`predictions/<name>_f<fraction>.csv` + JSON sidecar) for `ecgimg compare`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ecgimg.experiments import sources
+from ecgimg.experiments.compare import VAL_DIR
+from ecgimg.experiments.common import (describe, engine_config, predictions_from_outputs,
+                                       start_run)
+from ecgimg.experiments.models import build_classifier, input_key
+from ecgimg.experiments.schema import ExperimentConfig, modality_of
+
+
+@dataclass
+class FractionResult:
+    label_fraction: float
+    lr: float
+    best_value: float
+    checkpoint: Path
+    predictions: Path
+    n_train_records: int
+    n_train_patients: int
+
+
+def pretraining_label(cfg: ExperimentConfig) -> str:
+    if cfg.finetune.pretraining:
+        return cfg.finetune.pretraining
+    return "pretrained" if cfg.model.init else "none"
+
+
+def _is_better(value: float, best: float | None, mode: str) -> bool:
+    if best is None or not np.isfinite(best):
+        return bool(np.isfinite(value)) or best is None
+    return value < best if mode == "min" else value > best
+
+
+def fit_classifier(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_idx: np.ndarray,
+                   n_classes: int, out_dir: Path, lr: float):
+    """One supervised engine run; returns the engine's FitResult."""
+    from ecgimg.train import fit, make_loader
+    from ecgimg.train.objectives import supervised_bce
+
+    train_idx = sources.repeat_to_batches(train_idx, cfg.data.batch_size,
+                                          cfg.finetune.min_epoch_batches)
+    train_set = sources.supervised_dataset(cfg, cache, train_idx, train=True)
+    val_set = sources.supervised_dataset(cfg, cache, val_idx, train=False)
+    train_loader = make_loader(train_set, cfg.data.batch_size, shuffle=True, seed=cfg.seed,
+                               num_workers=cfg.data.num_workers,
+                               drop_last=len(train_set) > cfg.data.batch_size)
+    val_loader = make_loader(val_set, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
+                             num_workers=cfg.data.num_workers)
+    model = build_classifier(cfg, n_classes)
+    config = engine_config(cfg, out_dir, len(train_loader), lr=lr)
+    return fit(model, train_loader, val_loader, config,
+               objective=supervised_bce(input_key=input_key(cfg)))
+
+
+def predict_split(cfg: ExperimentConfig, model, cache, indices: np.ndarray, class_names: list[str],
+                  meta: dict):
+    """Scores of `model` on `indices` as Predictions (record/patient ids, labels, sigmoid scores)."""
+    from ecgimg.train import make_loader, predict
+
+    dataset = sources.supervised_dataset(cfg, cache, indices, train=False)
+    loader = make_loader(dataset, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
+                         num_workers=cfg.data.num_workers)
+    outputs = predict(model, loader, input_key=input_key(cfg))
+    return predictions_from_outputs(outputs, cache, class_names, meta)
+
+
+def run_finetune(cfg: ExperimentConfig) -> Path:
+    from ecgimg.evaluate.predictions import save_predictions
+    from ecgimg.train.checkpoint import load_weights
+
+    run = start_run(cfg, "finetune")
+    cache = sources.open_cache(cfg)
+    class_names, _ = sources.class_targets(cache, cfg.data.task)
+    subsets = sources.label_subsets(cache, cfg.data.task, cfg.finetune.label_fractions,
+                                    cfg.finetune.fraction_seed)
+    val_idx = sources.split_indices(cache, "val")
+    eval_idx = sources.split_indices(cache, cfg.eval.split)
+    patients = cache.index["patient_id"].astype(str).to_numpy()
+    results: list[FractionResult] = []
+    for fraction in sorted(subsets):
+        train_idx = subsets[fraction]
+        best = None
+        for lr in cfg.finetune.lrs:
+            fit_dir = run / f"fraction_{fraction:g}" / f"lr_{lr:g}"
+            result = fit_classifier(cfg, cache, train_idx, val_idx, len(class_names), fit_dir, lr)
+            if result.best_checkpoint is None:
+                raise RuntimeError(f"{fit_dir}: the engine saved no best checkpoint")
+            if best is None or _is_better(result.best_value, best[1], cfg.train.monitor_mode):
+                best = (lr, float(result.best_value), Path(result.best_checkpoint))
+        lr, value, checkpoint = best
+        model = build_classifier(cfg, len(class_names))
+        load_weights(model, checkpoint)
+        meta = {"model": cfg.name, "modality": modality_of(cfg.model),
+                "pretraining": pretraining_label(cfg), "label_fraction": fraction,
+                "split": cfg.eval.split, "architecture": cfg.model.name, "lr": lr,
+                "monitor": cfg.train.monitor, "best_value": value,
+                "n_train_records": int(len(train_idx)),
+                "n_train_patients": int(len(np.unique(patients[train_idx]))),
+                "checkpoint": str(checkpoint), **describe(cfg)}
+        preds = predict_split(cfg, model, cache, eval_idx, class_names, meta)
+        file_name = f"{cfg.name}_f{fraction:g}.csv"
+        path = save_predictions(run / "predictions" / file_name, preds)
+        # validation scores too, so thresholds can be chosen on validation at comparison time
+        val_preds = predict_split(cfg, model, cache, val_idx, class_names, {**meta, "split": "val"})
+        save_predictions(run / "predictions" / VAL_DIR / file_name, val_preds)
+        results.append(FractionResult(fraction, lr, value, checkpoint, path, meta["n_train_records"],
+                                      meta["n_train_patients"]))
+        print(f"[finetune {cfg.name}] fraction {fraction:g}: {meta['n_train_records']} records / "
+              f"{meta['n_train_patients']} patients, best lr {lr:g} ({cfg.train.monitor} "
+              f"{value:.4f}) -> {path}", flush=True)
+    (run / "summary.json").write_text(json.dumps(
+        [{k: str(v) if isinstance(v, Path) else v for k, v in r.__dict__.items()} for r in results],
+        indent=2) + "\n")
+    return run

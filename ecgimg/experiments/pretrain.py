@@ -1,0 +1,104 @@
+"""`ecgimg pretrain`: self-supervised pretraining on the training split (labels unused).
+
+MAE: a signal ViT reconstructs 75% masked 1×250 patches. BCL: an image CNN pulls together
+different ECGs of one patient rendered in different layouts. SimCLR: the same, with two renders of
+one ECG as the only positive. The encoder is exported to `<run>/encoder.safetensors` for
+`ecgimg finetune model.init=...`; MAE runs also write a reconstruction figure.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import DataLoader
+
+from ecgimg.experiments import sources
+from ecgimg.experiments.common import engine_config, start_run
+from ecgimg.experiments.models import build_pretrain_model, encoder_for_export
+from ecgimg.experiments.schema import ExperimentConfig
+
+ENCODER_FILE = "encoder.safetensors"
+
+
+class ViewBatchLoader(DataLoader):
+    """DataLoader over a view batch sampler that forwards `set_epoch` to it, so every epoch draws
+    new patient groupings and new random pages (the engine calls `loader.set_epoch`)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batch_sampler.set_epoch(epoch)
+
+
+def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, seed: int) -> DataLoader:
+    """Batches of patients × views rendered on the fly; SimCLR's identity is the ECG itself."""
+    from ecgimg.data.images import RenderedImages
+    from ecgimg.data.pairs import PatientViewSampler
+    from ecgimg.train.loaders import seed_worker
+
+    index = cache.index.iloc[indices]
+    if cfg.pretrain.objective == "bcl":
+        identities, policy = index["patient_id"].astype(str).to_numpy(), "skip"
+    else:
+        identities, policy = index["record_id"].astype(str).to_numpy(), "repeat"
+    recorded_at = index["recorded_at"].to_numpy() if "recorded_at" in index else None
+    def sampler_for(patients_per_batch: int) -> PatientViewSampler:
+        return PatientViewSampler(identities, recorded_at=recorded_at,
+                                  patients_per_batch=patients_per_batch,
+                                  views_per_patient=cfg.image.views_per_patient, seed=seed,
+                                  single_ecg_policy=policy)
+
+    sampler = sampler_for(cfg.image.patients_per_batch)
+    if len(sampler) == 0:  # a small (validation) split: one batch of every eligible identity
+        sampler = sampler_for(len(sampler.groups))
+    dataset = RenderedImages(cache, indices=indices, task=None, seed=seed,
+                             image_size=cfg.image.image_size, grayscale=cfg.image.grayscale)
+    return ViewBatchLoader(dataset, batch_sampler=sampler, num_workers=cfg.data.num_workers,
+                           worker_init_fn=seed_worker)
+
+
+def _loaders(cfg: ExperimentConfig, cache):
+    from ecgimg.train import make_loader
+
+    train_idx = sources.split_indices(cache, "train")
+    val_idx = sources.split_indices(cache, "val")
+    if cfg.pretrain.objective == "mae":
+        from ecgimg.data import SignalDataset
+        train = make_loader(SignalDataset(cache, indices=train_idx), cfg.data.batch_size,
+                            shuffle=True, seed=cfg.seed, num_workers=cfg.data.num_workers,
+                            drop_last=len(train_idx) > cfg.data.batch_size)
+        val = make_loader(SignalDataset(cache, indices=val_idx), cfg.data.eval_batch_size,
+                          shuffle=False, seed=cfg.seed, num_workers=cfg.data.num_workers)
+        return train, val
+    return (contrastive_loader(cfg, cache, train_idx, cfg.seed),
+            contrastive_loader(cfg, cache, val_idx, cfg.seed + 1))
+
+
+def run_pretrain(cfg: ExperimentConfig) -> Path:
+    from ecgimg.train import fit
+    from ecgimg.train.checkpoint import export_safetensors, load_weights
+
+    run = start_run(cfg, "pretrain")
+    cache = sources.open_cache(cfg)
+    train_loader, val_loader = _loaders(cfg, cache)
+    model, objective = build_pretrain_model(cfg)
+    result = fit(model, train_loader, val_loader, engine_config(cfg, run, len(train_loader)),
+                 objective=objective)
+    if result.best_checkpoint is not None:  # export the weights the monitor chose
+        load_weights(model, result.best_checkpoint)
+    export_safetensors(encoder_for_export(model), run / ENCODER_FILE,
+                       metadata={"objective": cfg.pretrain.objective, "model": cfg.model.name})
+    if cfg.pretrain.objective == "mae":
+        mae_figure(model, cache, run)
+    print(f"[pretrain {cfg.name}] {cfg.pretrain.objective}: best {cfg.train.monitor} "
+          f"{result.best_value:.4f} -> {run / ENCODER_FILE}", flush=True)
+    return run
+
+
+def mae_figure(model, cache, run: Path) -> Path:
+    """Original / masked / reconstructed ECG of one test record, as the MAE paper shows it."""
+    import torch
+
+    from ecgimg.evaluate.reconstruction import reconstruction_figure
+
+    row = int(sources.split_indices(cache, "test")[0])
+    signal = torch.from_numpy(np.asarray(cache.signals[row], dtype=np.float32))
+    return reconstruction_figure(model, signal, run, seed=0)
