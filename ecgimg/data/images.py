@@ -237,7 +237,10 @@ class RenderedImages(Dataset):
         seq = np.random.SeedSequence([self.seed, epoch, record, view])
         rng = np.random.default_rng(seq)
         if self.policy == "random":
-            layout, style, degrade = render.random_spec(rng, **self.spec_kwargs)
+            # imported from the submodule: `render.random_spec` (lazy attr) is shadowed by the
+            # submodule of the same name once it has been imported
+            from render.random_spec import random_spec
+            layout, style, degrade = random_spec(rng, **self.spec_kwargs)
         else:
             layout, style, degrade = (self.policy.get(k) for k in ("layout", "style", "degrade"))
         style = render.get_style(style)

@@ -11,7 +11,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 from ecgimg.train import distributed
 
@@ -113,3 +113,16 @@ class PatientViewSampler(Sampler[list[ViewKey]]):
         else:  # too few ECGs: use each at least once, then reuse (new view number => new render)
             picked = list(rng.permutation(records)) + rng.choice(records, size=k - len(records)).tolist()
         return [(int(r), view, self.epoch) for view, r in enumerate(picked)]
+
+
+class ViewLoader(DataLoader):
+    """DataLoader over a view batch sampler whose `set_epoch` reaches the sampler and the dataset
+    (the engine calls `loader.set_epoch(e)` each epoch)."""
+
+    def __init__(self, dataset, batch_sampler: PatientViewSampler, **kwargs):
+        super().__init__(dataset, batch_sampler=batch_sampler, **kwargs)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batch_sampler.set_epoch(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)

@@ -115,3 +115,96 @@ def test_real_scans_all_52_load(shared_data):
     assert images.shape == (52, 3, 96, 96) and torch.isfinite(images).all()
     # each scan has content, not a blank page
     assert (images.flatten(1).std(dim=1) > 0.05).all()
+
+
+# ---------------------------------------------------------------- RenderedImages
+from ecgimg.data.images import RenderedImages  # noqa: E402
+from ecgimg.data.pairs import PatientViewSampler, ViewLoader  # noqa: E402
+
+FIXED = {"layout": "3x4+1R", "style": "classic", "degrade": None}
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    from ecgimg.data import synthetic_cohort
+    return synthetic_cohort(4, 2, seed=0)
+
+
+def _has_random_spec() -> bool:
+    try:
+        from render.random_spec import random_spec  # noqa: F401
+        return True
+    except (AttributeError, ImportError):
+        return False
+
+
+needs_random_spec = pytest.mark.skipif(not _has_random_spec(), reason="render.random_spec not available yet")
+
+
+def test_rendered_fixed_policy_shapes_targets_patients(cohort):
+    ds = RenderedImages(cohort, seed=0, image_size=64, policy=FIXED, task="lvsd")
+    s = ds[3]
+    assert s["image"].shape == (3, 64, 64) and s["image"].dtype == torch.float32
+    assert s["index"] == 3 and s["patient"] == ds.patient[3]
+    assert s["target"].tolist() == [float(cohort[3].labels["lvsd"])]
+    # the two ECGs of one patient share a code, other patients differ
+    assert ds.patient[0] == ds.patient[1] != ds.patient[2]
+    grey = RenderedImages(cohort, image_size=64, policy=FIXED, grayscale=True)
+    assert grey[0]["image"].shape == (1, 64, 64)
+    # a rendered page is mostly paper with some ink
+    assert s["image"].std() > 0.1
+
+
+def test_rendered_subset_indices_map_to_source_rows(cohort):
+    ds = RenderedImages(cohort, indices=[5, 2], image_size=48, policy=FIXED)
+    assert len(ds) == 2 and ds[0]["index"] == 5 and ds[(1, 0, 0)]["index"] == 2
+    assert list(ds.patient_of_position) == [ds.patient[5], ds.patient[2]]
+
+
+@needs_random_spec
+def test_rendered_random_policy_is_seeded_per_epoch_index_view(cohort):
+    ds = RenderedImages(cohort, seed=7, image_size=64)
+    a, b = ds[(0, 0, 0)]["image"], ds[(0, 0, 0)]["image"]
+    assert torch.equal(a, b)
+    assert not torch.equal(a, ds[(0, 1, 0)]["image"])  # another view: another layout/style
+    assert not torch.equal(a, ds[(0, 0, 1)]["image"])  # another epoch
+    assert not torch.equal(a, RenderedImages(cohort, seed=8, image_size=64)[(0, 0, 0)]["image"])
+    ds.set_epoch(1)
+    assert torch.equal(ds[0]["image"], ds[(0, 0, 1)]["image"])
+
+
+def test_rendered_deterministic_across_worker_processes(cohort):
+    ds = RenderedImages(cohort, seed=3, image_size=48, policy=FIXED)
+    sampler = PatientViewSampler(ds.patient_of_position, patients_per_batch=2, seed=0)
+    main = [b["image"] for b in ViewLoader(ds, sampler, num_workers=0)]
+    worker = [b["image"] for b in ViewLoader(ds, sampler, num_workers=1)]
+    assert len(main) == 2 and all(torch.equal(x, y) for x, y in zip(main, worker))
+
+
+def test_view_batches_feed_bcl(cohort):
+    from ecgimg.models.image import timm_model
+    from ecgimg.ssl.bcl import BCLObjective
+    ds = RenderedImages(cohort, seed=0, image_size=48, policy=FIXED)
+    loader = ViewLoader(ds, PatientViewSampler(ds.patient_of_position, patients_per_batch=4, seed=0))
+    batch = next(iter(loader))
+    assert batch["image"].shape == (8, 3, 48, 48)
+    patients = batch["patient"].tolist()
+    assert all(patients.count(p) == 2 for p in patients)
+    # views of a patient are two different ECGs (each patient has 2)
+    assert len(set(batch["index"].tolist())) == 8
+    model = timm_model("resnet10t", proj_dim=8, proj_hidden=16)
+    out = BCLObjective()(model, batch)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and float(out["loss"].detach()) > 0
+    loader.set_epoch(3)
+    assert next(iter(loader))["view"].tolist() == [0, 1] * 4
+
+
+def test_offline_pages_mode(tmp_path, cohort):
+    for rec in cohort[:2]:
+        Image.new("RGB", (110, 85), (255, 0, 0)).save(tmp_path / f"{rec.record_id}.png")
+    ds = RenderedImages(cohort, indices=[0, 1, 2], image_size=32, pages_dir=tmp_path)
+    img = ds[0]["image"]
+    assert img.shape == (3, 32, 32)
+    with pytest.raises(ImageFileError, match="ecg-render"):
+        ds[2]
