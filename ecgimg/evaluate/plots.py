@@ -81,7 +81,10 @@ def plot_roc_curves(models: Mapping[str, Predictions], out_path: str | Path,
         ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity", ylabel="sensitivity",
                title=f"{label} (AUROC)" if label != MACRO else "macro average (AUROC)",
                aspect="equal")
-        ax.legend(loc="lower right", fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower right", fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "single class: no ROC", ha="center", transform=ax.transAxes)
     for ax in axes[n_panels:]:
         ax.set_visible(False)
     return _save(fig, out_path)
@@ -98,9 +101,10 @@ def plot_label_efficiency(table: pd.DataFrame, out_path: str | Path, metric: str
         raise ValueError(f"label-efficiency table lacks columns {sorted(missing)}")
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.subplots()
-    groups = list(table.sort_values("label_fraction").groupby("model", sort=False))
-    for i, (name, rows) in enumerate(groups):
-        dodge = 1 + 0.025 * (i - (len(groups) - 1) / 2)  # keep error bars of models apart
+    names = list(dict.fromkeys(table["model"]))  # input order: same colours as the ROC figure
+    for i, name in enumerate(names):
+        rows = table[table["model"] == name].sort_values("label_fraction")
+        dodge = 1 + 0.03 * (i - (len(names) - 1) / 2)  # keep error bars of models apart
         x = rows["label_fraction"].to_numpy(float) * 100 * dodge
         y = rows[metric].to_numpy(float)
         lo_col, hi_col = f"{metric}_lo", f"{metric}_hi"

@@ -41,6 +41,20 @@ class ModelResult:
     predictions: Predictions | str | Path
     val_predictions: Predictions | str | Path | None = None
 
+    @classmethod
+    def from_predictions(cls, predictions: Predictions | str | Path,
+                         val_predictions: Predictions | str | Path | None = None) -> "ModelResult":
+        """Build the row from a predictions file's sidecar (model, modality, pretraining,
+        label_fraction), so saved runs can be compared without retraining."""
+        meta = _load(predictions).meta
+        missing = [k for k in ("model", "modality", "pretraining", "label_fraction")
+                   if meta.get(k) is None]
+        if missing:
+            where = predictions if not isinstance(predictions, Predictions) else "predictions"
+            raise PredictionFileError(where, f"sidecar lacks {missing}")
+        return cls(str(meta["model"]), str(meta["modality"]), str(meta["pretraining"]),
+                   float(meta["label_fraction"]), predictions, val_predictions)
+
     def load(self) -> Predictions:
         return _load(self.predictions)
 
@@ -61,16 +75,16 @@ class ComparisonTables:
 
 
 def _reference_index(results: Sequence[ModelResult], reference: int | str | None) -> int:
-    if reference is None:
-        return 0
-    if isinstance(reference, int):
+    if reference is None:  # the first model's name, at its largest label fraction
+        reference = results[0].name
+    elif isinstance(reference, int):
         if not 0 <= reference < len(results):
             raise ValueError(f"reference index {reference} out of range for {len(results)} models")
         return reference
     hits = [i for i, r in enumerate(results) if r.name == reference]
     if not hits:
         raise ValueError(f"reference model {reference!r} not among {[r.name for r in results]}")
-    return max(hits, key=lambda i: results[i].label_fraction)  # largest fraction of that name
+    return max(hits, key=lambda i: results[i].label_fraction)
 
 
 def _row_label(r: ModelResult) -> str:
@@ -81,7 +95,11 @@ def compare_results(results: Sequence[ModelResult], reference: int | str | None 
                     n_boot: int = 1000, seed: int = 0, ci_level: float = 0.95,
                     threshold_rule: str | None = None, threshold_target: float = 0.9
                     ) -> ComparisonTables:
-    """Compute the comparison and per-label tables (see the module docstring for the methods)."""
+    """Compute the comparison and per-label tables (see the module docstring for the methods).
+
+    `reference`: an index into `results`, or a model name (that name's largest label fraction);
+    default: the first model's name at its largest label fraction.
+    """
     if not results:
         raise ValueError("no model results to compare")
     ref_i = _reference_index(results, reference)
@@ -257,9 +275,10 @@ def write_report(out_dir: str | Path, results: Sequence[ModelResult],
         if r.name not in largest or r.label_fraction > largest[r.name].label_fraction:
             largest[r.name] = r
     curves = {name: r.load() for name, r in largest.items()}
-    class_names = next(iter(curves.values())).class_names
+    per_label = tables.per_label
+    drawable = list(dict.fromkeys(per_label.loc[per_label["auroc"].notna(), "label"]))
     labels = list(roc_labels) if roc_labels is not None else \
-        ([MACRO] + class_names if 1 < len(class_names) <= 5 else [MACRO])
+        ([MACRO] + drawable if 1 < len(drawable) <= 5 else [MACRO])
     made["ROC curves (each model at its largest label fraction)"] = plot_roc_curves(
         curves, fig_dir / "roc.png", labels=labels, title=f"{title}: ROC")
     comp = tables.comparison

@@ -96,3 +96,16 @@ def test_public_api_resolves():
     assert evaluate.write_report is write_report
     with pytest.raises(AttributeError):
         evaluate.no_such_name  # noqa: B018
+
+
+def test_model_result_from_sidecar(tmp_path):
+    path = _results(tmp_path)[0].predictions
+    from ecgimg.evaluate.predictions import load_predictions
+    p = load_predictions(path)
+    p.meta.update(modality="signal", pretraining="mae")
+    save_predictions(path, p)
+    r = ModelResult.from_predictions(path)
+    assert (r.name, r.modality, r.pretraining, r.label_fraction) == ("vit-mae", "signal", "mae", 0.1)
+    p.meta.pop("modality")
+    with pytest.raises(Exception, match="modality"):
+        ModelResult.from_predictions(p)
