@@ -219,9 +219,9 @@ def test_ddp_two_ranks_equal_single_process_on_global_batch(tmp_path):
 
     # the mean of per-rank losses (what DDP optimises) is the single-process loss on 2B
     mean_loss = sum(float(r["loss"]) for r in results) / WORLD
-    assert mean_loss == pytest.approx(float(loss), rel=1e-5)
+    assert mean_loss == pytest.approx(float(loss.detach()), rel=1e-5)
     # negatives came from the other rank: a rank-local loss would differ
-    local_only = bcl_loss(single(x[:LOCAL_B]), ids[:LOCAL_B], 0.1)
+    local_only = bcl_loss(single(x[:LOCAL_B]), ids[:LOCAL_B], 0.1).detach()
     assert float(local_only) != pytest.approx(float(results[0]["loss"]), rel=1e-3)
     for r in results:  # DDP-averaged gradients equal the single-process gradients
         torch.testing.assert_close(r["grad_w"], single.lin.weight.grad, rtol=1e-5, atol=1e-6)
