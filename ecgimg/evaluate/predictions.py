@@ -84,7 +84,7 @@ def save_predictions(path: str | Path, preds: Predictions) -> Path:
         table[TRUE_PREFIX + name] = preds.y_true[:, k]
     for k, name in enumerate(preds.class_names):
         table[SCORE_PREFIX + name] = preds.y_score[:, k]
-    table.to_csv(path, index=False, float_format="%.9g")
+    table.to_csv(path, index=False)  # full repr precision: scores round-trip exactly
     sidecar = {key: preds.meta.get(key) for key in SIDECAR_KEYS}
     sidecar.update({k: v for k, v in preds.meta.items() if k not in sidecar})
     sidecar["class_names"] = list(preds.class_names)

@@ -76,3 +76,38 @@ def test_min_patients_and_bad_arguments():
         nested_label_fractions(pid, (0.0, 1.0))
     with pytest.raises(ValueError, match="rows"):
         nested_label_fractions(pid, labels=np.zeros((3, 1)))
+
+
+def _ptbxl_superclasses(root):
+    """PTB-XL diagnostic superclasses per record (protocol of Wagner et al. 2020), test-local."""
+    import ast
+
+    import pandas as pd
+    db = pd.read_csv(root / "ptbxl_database.csv")
+    scp = pd.read_csv(root / "scp_statements.csv", index_col=0)
+    classes = scp.loc[scp["diagnostic"] == 1, "diagnostic_class"]
+    names = sorted(classes.unique())
+    labels = np.zeros((len(db), len(names)), dtype=int)
+    for i, codes in enumerate(db["scp_codes"]):
+        for code in ast.literal_eval(codes):
+            if code in classes.index:
+                labels[i, names.index(classes[code])] = 1
+    return db, labels
+
+
+@pytest.mark.shared_data
+def test_real_ptbxl_patients_and_labels(ptbxl_root):
+    db, labels = _ptbxl_superclasses(ptbxl_root)
+    train = np.flatnonzero(db["strat_fold"] <= 8)
+    pid = db["patient_id"].to_numpy()[train]
+    assert len(np.unique(pid)) < len(pid)  # the subset has patients with several records
+    subsets = nested_label_fractions(pid, FRACTIONS, seed=0, labels=labels[train])
+    prev = set()
+    for f in FRACTIONS:
+        idx = subsets[f]
+        assert prev <= set(idx)
+        prev = set(idx)
+        chosen = np.isin(pid, pid[idx])
+        assert set(np.flatnonzero(chosen)) == set(idx)  # no patient split across the boundary
+        y = labels[train][idx]
+        assert (y.max(axis=0) == 1).all() and (y.min(axis=0) == 0).all()
