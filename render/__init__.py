@@ -6,6 +6,7 @@ Depends on numpy, OpenCV, Pillow (and albumentations through degradations) only;
 from .layout import LAYOUT_PRESETS, LayoutSpec, get_layout
 from .page import Rendered, RenderInputError, render
 from .paper import STYLE_PRESETS, PaperStyle, get_style
+from .sampling import random_spec
 
 __all__ = ["render", "Rendered", "RenderInputError", "LayoutSpec", "PaperStyle", "LAYOUT_PRESETS",
            "STYLE_PRESETS", "get_layout", "get_style", "random_spec", "export_vector",
@@ -17,9 +18,6 @@ def __getattr__(name):
     if name in ("DegradeSpec", "DEGRADE_PRESETS", "random_degrade_spec", "apply_degradations"):
         from . import degrade
         return getattr(degrade, name)
-    if name == "random_spec":
-        from .random_spec import random_spec
-        return random_spec
     if name == "export_vector":
         from .vector import export_vector
         return export_vector

@@ -98,12 +98,5 @@ def finish(image, masks, points, panel_info, calibration, texts, base, degrade_s
 
 
 def _has_geometry(record) -> bool:
-    """Whether any applied step moved pixels (then px_per_mm is only nominal)."""
-    if not record:
-        return False
-    geometric = {"rotation", "perspective", "homography", "curl", "fold", "warp", "crop"}
-    for step in record:
-        name = str(step.get("name", step.get("op", step.get("step", "")))) if isinstance(step, dict) else str(step)
-        if any(g in name.lower() for g in geometric):
-            return True
-    return False
+    """Whether any applied step moved pixels other than a plain resize (px_per_mm then nominal)."""
+    return any(step.get("op") == "geometry" for step in record or ())

@@ -66,7 +66,7 @@ def random_spec(rng: np.random.Generator, layouts=None, degrade_strength: str | 
                 dpi: int | None = None):
     """(LayoutSpec, PaperStyle, DegradeSpec | None) for "any realistic page".
 
-    degrade_strength: passed to `random_degrade_spec` (e.g. "any", "mild", "strong"); None for
+    degrade_strength: passed to `random_degrade_spec` ("any", "none", "light", "medium", "heavy"); None for
     clean pages. `layouts` restricts the layout presets; `dpi` fixes the resolution.
     """
     if not isinstance(rng, np.random.Generator):
