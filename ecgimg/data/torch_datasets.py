@@ -1,0 +1,50 @@
+"""Torch view of a `SignalCache`: dict samples for the shared training engine."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ecgimg.data.cache import SignalCache
+
+
+class SignalDataset(Dataset):
+    """Yields ``{"signal": FloatTensor[12, n], "target": FloatTensor[K], "index": int}``.
+
+    `split` and `indices` select rows (intersected when both are given); with a `task`, rows
+    whose label is unknown are dropped (for multi-label sets: rows with no class, as in the
+    PTB-XL benchmark). Without a task, ``target`` is an empty tensor. ``index`` is the row in the
+    cache, so predictions can be joined back to ``cache.index``. `transform` maps the float32
+    numpy signal (12, n) to a new array or tensor (augmentations run here, per worker).
+    """
+
+    def __init__(self, cache: SignalCache | str, split: str | None = None,
+                 task: str | None = None, indices: Sequence[int] | None = None,
+                 transform: Callable[[np.ndarray], np.ndarray | torch.Tensor] | None = None):
+        self.cache = SignalCache.open(cache) if not isinstance(cache, SignalCache) else cache
+        rows = np.arange(len(self.cache))
+        if split is not None:
+            rows = np.intersect1d(rows, self.cache.split_indices(split))
+        if indices is not None:
+            rows = np.intersect1d(rows, np.asarray(indices, dtype=np.int64))
+        self.task = task
+        self.class_names: list[str] = []
+        self._targets = np.zeros((len(self.cache), 0), dtype=np.float32)
+        if task is not None:
+            self.class_names, self._targets = self.cache.targets(task)
+            rows = np.intersect1d(rows, self.cache.labelled_indices(task))
+        self.rows = rows.astype(np.int64)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        row = int(self.rows[i])
+        signal = np.array(self.cache.signals[row], dtype=np.float32)  # copy out of the memmap
+        if self.transform is not None:
+            signal = self.transform(signal)
+        return {"signal": torch.as_tensor(signal, dtype=torch.float32),
+                "target": torch.from_numpy(self._targets[row].copy()), "index": row}
