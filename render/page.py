@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,6 +111,14 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         out_size = (int(out_size), int(out_size)) if np.isscalar(out_size) else tuple(int(v) for v in out_size)
     lookup = _lead_lookup(leads)
     resolved = {name: _resolve_lead(name, lookup) for name in layout_spec.leads}
+    # Printers high-pass their input; removing each lead's median keeps DC-offset records
+    # (e.g. Holter exports) on their baselines. Stored per panel so truth still maps to mV.
+    used = sorted({idx for idx, _ in resolved.values()})
+    with warnings.catch_warnings():  # an all-NaN lead has no median: offset 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        medians = np.nan_to_num(np.nanmedian(arr[used], axis=1), nan=0.0) if np.isnan(arr[used]).any() \
+            else np.median(arr[used], axis=1)
+    offsets = dict(zip(used, medians.tolist()))
 
     ppm = style_spec.px_per_mm
     H, W = style_spec.page_size_px
@@ -135,7 +144,7 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         gain = style_spec.gain_for(p.lead)
         samples = np.arange(p.start, p.stop)
         x_px = (p.x_mm + (samples - p.start) / fs * area.speed_mm_s) * ppm
-        y_px = (p.baseline_mm - sign * arr[idx, p.start:p.stop] * gain) * ppm
+        y_px = (p.baseline_mm - sign * (arr[idx, p.start:p.stop] - offsets[idx]) * gain) * ppm
         pts = np.stack([x_px, y_px], axis=1)
         lead_mask = None
         if mask_dict is not None:
@@ -151,7 +160,7 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
             sep = np.array([[p.x_mm, p.baseline_mm - 3.0], [p.x_mm, p.baseline_mm + 3.0]]) * ppm
             ink_layer.add(sep, text_mask)
         panel_info.append({"lead": p.lead, "signal_index": idx, "sign": sign, "row": p.row,
-                           "column": p.column, "is_rhythm": p.is_rhythm, "start": p.start,
+                           "column": p.column, "is_rhythm": p.is_rhythm, "offset_mv": offsets[idx], "start": p.start,
                            "stop": p.stop, "mm_per_mv": gain, "x0_mm": p.x_mm,
                            "baseline_mm": p.baseline_mm})
 

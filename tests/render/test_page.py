@@ -21,7 +21,7 @@ def recover(panel: dict, truth: dict) -> tuple[np.ndarray, np.ndarray]:
     pts = np.asarray(panel["points"], np.float64)
     px_mm = truth["px_per_mm"]
     index = panel["start"] + (pts[:, 0] - panel["x0"]) / (px_mm * truth["mm_per_s"]) * truth["fs"]
-    mv = panel["sign"] * (panel["baseline_y"] - pts[:, 1]) / (px_mm * panel["mm_per_mv"])
+    mv = panel["offset_mv"] + panel["sign"] * (panel["baseline_y"] - pts[:, 1]) / (px_mm * panel["mm_per_mv"])
     return index, mv
 
 
@@ -78,7 +78,7 @@ def test_einthoven_holds_on_signals_recovered_from_the_page(ptbxl_records):
         col = mask[top:int(p["baseline_y"] + 25 * px_mm), xs] > 0
         ys = np.arange(col.shape[0])[:, None] + top
         centre = (col * ys).sum(0) / np.maximum(col.sum(0), 1)
-        recovered[lead] = (p["baseline_y"] - centre) / (px_mm * p["mm_per_mv"])
+        recovered[lead] = p["offset_mv"] + (p["baseline_y"] - centre) / (px_mm * p["mm_per_mv"])
         # recovered trace follows the real samples at the same time (median within 1 px)
         t_index = p["start"] + (xs - p["x0"]) / (px_mm * truth["mm_per_s"]) * fs
         real = np.interp(t_index, np.arange(sig.shape[1]), sig[p["signal_index"]])
@@ -171,7 +171,8 @@ def test_signal_gaps_and_cabrera_sign(synthetic_record):
     np.testing.assert_allclose(mv, sig[3, minus_avr["start"]:minus_avr["stop"]], atol=1e-3)
     drawn_up_mv = (minus_avr["baseline_y"] - np.asarray(minus_avr["points"])[:, 1]) / (
         r.truth["px_per_mm"] * minus_avr["mm_per_mv"])
-    np.testing.assert_allclose(drawn_up_mv, -sig[3, minus_avr["start"]:minus_avr["stop"]], atol=1e-3)
+    shown = sig[3, minus_avr["start"]:minus_avr["stop"]] - minus_avr["offset_mv"]
+    np.testing.assert_allclose(drawn_up_mv, -shown, atol=1e-3)
 
 
 @pytest.mark.parametrize("bad, match", [
