@@ -17,7 +17,8 @@ import os
 import cv2
 import numpy as np
 
-_FIELD_MAX_SIDE_PX = 256  # resolution at which wrinkle height maps are computed
+_FIELD_MAX_SIDE_PX = 256  # default resolution of smooth multiplicative fields
+_WRINKLE_MAX_SIDE_PX = 384  # wrinkle folds are sharper: at most this, at least half resolution
 _LIGHT_MAX_SIDE_PX = 128  # illumination is smoother still
 _NOISE_BANK_PX = 1024     # side of the cached standard-normal tile that noise is cut from
 
@@ -84,20 +85,23 @@ def creases(image: np.ndarray, p: dict) -> np.ndarray:
 
 
 def wrinkles(image: np.ndarray, p: dict) -> np.ndarray:
-    """Crumpled-paper shading: a ridged noise height map lit from one side (its directional slope)."""
+    """Crumpled paper: a ridged multi-octave height map (|noise| has sharp V-shaped folds at its
+    zero crossings) lit from one side, i.e. shaded by its directional slope."""
     h, w = image.shape[:2]
-    lh, lw = _low_res_shape((h, w))
+    lh, lw = _low_res_shape((h, w), min(_WRINKLE_MAX_SIDE_PX, max(h, w) // 2))
     rng = np.random.default_rng(p["seed"])
-    cells = p["cells"]
-    coarse = rng.standard_normal((cells, max(2, round(cells * w / h)))).astype(np.float32)
-    height = np.abs(cv2.resize(coarse, (lw, lh), interpolation=cv2.INTER_CUBIC))
-    fine = rng.standard_normal((cells * 3, max(2, round(cells * 3 * w / h)))).astype(np.float32)
-    height += 0.35 * np.abs(cv2.resize(fine, (lw, lh), interpolation=cv2.INTER_CUBIC))
+    height = np.zeros((lh, lw), np.float32)
+    for octave, amplitude in ((1, 1.0), (2, 0.5), (4, 0.25)):
+        cells = p["cells"] * octave
+        coarse = rng.standard_normal((cells + 1, max(2, round(cells * w / h)) + 1)).astype(np.float32)
+        height += amplitude * np.abs(cv2.resize(coarse, (lw, lh), interpolation=cv2.INTER_CUBIC))
     gx = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3)
-    slope = gx * np.float32(np.cos(p["light_angle_rad"])) + gy * np.float32(np.sin(p["light_angle_rad"]))
-    slope /= max(float(np.abs(slope).max()), 1e-6)
-    return _multiply(image, _upsample(1.0 + p["strength"] * slope, (h, w)))
+    angle = p["light_angle_rad"]
+    slope = gx * np.float32(np.cos(angle)) + gy * np.float32(np.sin(angle))
+    slope *= np.float32(1.0 / max(3.0 * float(slope.std()), 1e-6))
+    field = 1.0 - 0.3 * p["strength"] + p["strength"] * np.clip(slope, -1.5, 1.5)
+    return _multiply(image, _upsample(field, (h, w)))
 
 
 # ----------------------------------------------------------------------------- camera / scanner

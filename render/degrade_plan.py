@@ -45,6 +45,25 @@ def _crease_lines(spec, rng, hw) -> list[dict[str, float]]:
     return lines
 
 
+def _shadow_polygon(rng: np.random.Generator) -> list[list[float]]:
+    """A shadow cast by a hand or phone: enters from one side of the frame and reaches 15-60% of
+    the way across with a wavy front (normalised [0, 1] image coordinates, may extend outside)."""
+    depth = rng.uniform(0.15, 0.6)
+    along = np.sort(rng.uniform(-0.1, 1.1, size=2))
+    front = np.linspace(along[0], along[1], 4)
+    reach = depth * rng.uniform(0.6, 1.0, size=4)
+    pts = [[along[0], -0.2]] + [[a, r] for a, r in zip(front, reach)] + [[along[1], -0.2]]
+    pts = np.asarray(pts)  # (along the side, into the frame) for the top side; rotate to a side
+    side = int(rng.integers(4))
+    if side == 1:
+        pts = np.stack([1.0 - pts[:, 1], pts[:, 0]], axis=1)
+    elif side == 2:
+        pts = np.stack([pts[:, 0], 1.0 - pts[:, 1]], axis=1)
+    elif side == 3:
+        pts = np.stack([pts[:, 1], pts[:, 0]], axis=1)
+    return pts.tolist()
+
+
 def plan_photometric(spec: DegradeSpec, rng: np.random.Generator, hw: tuple[int, int]
                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(page steps applied before the geometry, camera/scanner steps applied after it)."""
@@ -66,12 +85,8 @@ def plan_photometric(spec: DegradeSpec, rng: np.random.Generator, hw: tuple[int,
         light = spec.lighting
         shadows = []
         for _ in range(int(rng.integers(0, light.max_shadows + 1))):
-            centre = rng.uniform(0.0, 1.0, size=2)
-            angles = np.sort(rng.uniform(0, 2 * np.pi, size=5))
-            radii = rng.uniform(0.2, 0.6) * rng.uniform(0.6, 1.0, size=5)
-            poly = centre + np.stack([np.cos(angles), np.sin(angles)], axis=1) * radii[:, None]
-            shadows.append({"polygon": poly.tolist(), "darkness": _u(rng, light.shadow_darkness),
-                            "softness": float(rng.uniform(0.02, 0.08))})
+            shadows.append({"polygon": _shadow_polygon(rng), "darkness": _u(rng, light.shadow_darkness),
+                            "softness": float(rng.uniform(0.03, 0.12))})
         camera.append({"op": "lighting", "gradient": _u(rng, light.gradient),
                        "gradient_angle_rad": float(rng.uniform(0, 2 * np.pi)),
                        "vignette": _u(rng, light.vignette), "shadows": shadows})

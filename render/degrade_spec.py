@@ -53,7 +53,7 @@ class CreaseSpec:
 @dataclass(frozen=True)
 class WrinkleSpec:
     strength: Range = (0.02, 0.08)            # shading amplitude (fraction of brightness)
-    cells: tuple[int, int] = (4, 12)          # coarse wrinkle count across the short side
+    cells: tuple[int, int] = (3, 8)           # coarse wrinkle count across the short side
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ DEGRADE_PRESETS: dict[str, DegradeSpec] = {
     "phone-bad": DegradeSpec(
         rotation=RotationSpec(8.0), perspective=PerspectiveSpec(0.1, (0.8, 0.92)),
         curl=CurlSpec(0.025, 0.8, (0.1, 0.3), 2), crop=CropSpec(0.03), paper=PaperSpec(0.1),
-        creases=CreaseSpec(3, (0.1, 0.25)), wrinkles=WrinkleSpec((0.05, 0.1), (6, 16)),
+        creases=CreaseSpec(3, (0.1, 0.25)), wrinkles=WrinkleSpec((0.05, 0.1), (4, 10)),
         lighting=LightingSpec((0.15, 0.4), (0.1, 0.3), 2, (0.25, 0.5)),
         blur=BlurSpec(("motion", "defocus", "gaussian"), (0.001, 0.0025)),
         colour=ColourSpec(0.2, 0.2, 0.3, 0.04), noise=NoiseSpec((0.02, 0.05), chromatic=True),
