@@ -154,6 +154,15 @@ class ScanFolder(Dataset):
 
 
 # ---------------------------------------------------------------- rendered ECGs
+def _random_spec():
+    """`render.random_spec`, tolerating a renderer where a submodule of that name shadows it."""
+    import types
+
+    import render
+    fn = render.random_spec
+    return fn.random_spec if isinstance(fn, types.ModuleType) else fn
+
+
 def _source_arrays(source: Any, targets: Any, patient_ids: Any, task: str | None):
     """(signals [N,12,T], fs, leads, patient_ids, record_ids, targets [N,K]|None) from a cache,
     a list of Records, or a plain array."""
@@ -237,10 +246,7 @@ class RenderedImages(Dataset):
         seq = np.random.SeedSequence([self.seed, epoch, record, view])
         rng = np.random.default_rng(seq)
         if self.policy == "random":
-            # imported from the submodule: `render.random_spec` (lazy attr) is shadowed by the
-            # submodule of the same name once it has been imported
-            from render.random_spec import random_spec
-            layout, style, degrade = random_spec(rng, **self.spec_kwargs)
+            layout, style, degrade = _random_spec()(rng, **self.spec_kwargs)
         else:
             layout, style, degrade = (self.policy.get(k) for k in ("layout", "style", "degrade"))
         style = render.get_style(style)

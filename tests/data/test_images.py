@@ -132,8 +132,8 @@ def cohort():
 
 def _has_random_spec() -> bool:
     try:
-        from render.random_spec import random_spec  # noqa: F401
-        return True
+        from ecgimg.data.images import _random_spec
+        return callable(_random_spec())
     except (AttributeError, ImportError):
         return False
 

@@ -1,0 +1,182 @@
+"""Same-patient retrieval after BCL vs SimCLR pretraining vs random init, on the synthetic cohort (CPU).
+
+Protocol: synthetic cohort split by patient. Each training ECG is rendered K times with
+independently drawn random layouts/styles/degradations (a fixed pool, so the CPU budget goes to the
+model rather than re-rendering every step). A small CNN (timm resnet10t, 128 px) is pretrained
+with the engine (`ecgimg.train.fit`) on BCL (two *different* ECGs of a patient, different renders)
+or SimCLR (two different renders of one ECG). Evaluation on held-out patients: every ECG is rendered
+twice (views A and B, independent specs); for each query (view A of ECG i) the gallery is view B of
+every *other* held-out ECG; top-1 is correct when the nearest gallery ECG is from the same patient.
+Chance = (ECGs per patient - 1) / (held-out ECGs - 1).
+
+    .venv/bin/python benchmarks/bcl_retrieval.py [--steps 200] [--patients 150] [--out /tmp/ecgimg_bcl]
+
+Writes encoder weights to --out (reused by benchmarks/label_efficiency_images.py) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+torch.set_num_threads(1)
+
+from ecgimg.data import synthetic_cohort  # noqa: E402
+from ecgimg.data.images import RenderedImages  # noqa: E402
+from ecgimg.data.pairs import PatientViewSampler, ViewLoader  # noqa: E402
+from ecgimg.models.image import timm_model  # noqa: E402
+from ecgimg.ssl.bcl import BCLObjective  # noqa: E402
+from ecgimg.ssl.simclr import SimCLRObjective  # noqa: E402
+
+BACKBONE = "resnet10t"
+
+
+class PoolViews(Dataset):
+    """Pre-rendered pool [N, K, C, H, W] (normalised float16) addressed by (position, view, epoch)
+    keys from PatientViewSampler: view v of epoch e uses slot (v + e) % K, so the two views of one
+    ECG (SimCLR) are always different renders."""
+
+    def __init__(self, pool: torch.Tensor, patient: np.ndarray):
+        self.pool, self.patient = pool, patient
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+    def __getitem__(self, key):
+        position, view, epoch = key
+        slot = (view + epoch) % self.pool.shape[1]
+        return {"image": self.pool[position, slot].float(), "index": position,
+                "patient": int(self.patient[position]), "view": view}
+
+
+def render_pool(records, positions, n_views: int, image_size: int, seed: int) -> torch.Tensor:
+    """[len(positions), n_views, 3, S, S] float16 renders, each view an independent random spec."""
+    ds = RenderedImages(records, seed=seed, image_size=image_size)
+    out = torch.empty(len(positions), n_views, 3, image_size, image_size, dtype=torch.float16)
+    for i, pos in enumerate(positions):
+        for v in range(n_views):
+            out[i, v] = ds[(int(pos), v, 0)]["image"].half()
+    return out
+
+
+def build_data(n_patients: int, ecgs_per_patient: int, held_out_fraction: float, image_size: int,
+               n_views: int, seed: int, cache: Path | None = None) -> dict:
+    """Cohort, patient split, training pool and held-out A/B renders (cached to disk when asked)."""
+    if cache is not None and cache.is_file():
+        return torch.load(cache, weights_only=False)
+    records = synthetic_cohort(n_patients, ecgs_per_patient, seed=seed)
+    patients = np.array([r.patient_id for r in records])
+    uniq = np.unique(patients)
+    held = set(np.random.default_rng(seed).permutation(uniq)[: int(len(uniq) * held_out_fraction)])
+    test_pos = np.array([i for i, p in enumerate(patients) if p in held])
+    train_pos = np.array([i for i, p in enumerate(patients) if p not in held])
+    t0 = time.perf_counter()
+    data = {
+        "train_pos": train_pos, "test_pos": test_pos, "patients": patients,
+        "labels": {k: np.array([r.labels[k] for r in records], np.float32) for k in ("lvsd", "sex", "af")},
+        "train_pool": render_pool(records, train_pos, n_views, image_size, seed),
+        "test_pool": render_pool(records, test_pos, 2, image_size, seed + 1),
+    }
+    n_renders = len(train_pos) * n_views + len(test_pos) * 2
+    data["render_s_per_image"] = (time.perf_counter() - t0) / n_renders
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(data, cache)
+    return data
+
+
+def new_encoder(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return timm_model(BACKBONE, proj_dim=128, proj_hidden=256)
+
+
+def pretrain(method: str, data: dict, steps: int, patients_per_batch: int, lr: float, seed: int,
+             out_dir: Path) -> torch.nn.Module:
+    """BCL or SimCLR pretraining through the project engine; returns the trained encoder."""
+    from ecgimg.train import fit
+    from ecgimg.train.config import TrainConfig
+    codes = np.unique(data["patients"], return_inverse=True)[1]
+    train_patient = codes[data["train_pos"]]
+    dataset = PoolViews(data["train_pool"], train_patient)
+    if method == "bcl":
+        ids, policy, objective = train_patient, "skip", BCLObjective(temperature=0.1)
+    else:
+        ids, policy, objective = np.arange(len(train_patient)), "repeat", SimCLRObjective(temperature=0.1)
+    sampler = PatientViewSampler(ids, patients_per_batch=patients_per_batch, views_per_patient=2,
+                                 seed=seed, single_ecg_policy=policy)
+    loader = ViewLoader(dataset, sampler)
+    epochs = max(1, -(-steps // len(sampler)))
+    model = new_encoder(seed)
+    config = TrainConfig(epochs=epochs, max_steps=steps, lr=lr, weight_decay=1e-4, warmup_steps=steps // 10,
+                         seed=seed, out_dir=str(out_dir / f"run_{method}"), progress=False,
+                         log_every=max(1, steps // 10), monitor="train_loss", save_every_epochs=10_000)
+    fit(model, loader, None, config, objective=objective)
+    return model.eval()
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, images: torch.Tensor, head: str, batch: int = 64) -> torch.Tensor:
+    model.eval()
+    outs = [model(images[i:i + batch].float(), head=head) for i in range(0, len(images), batch)]
+    return torch.nn.functional.normalize(torch.cat(outs), dim=1)
+
+
+def retrieval_top1(model: torch.nn.Module, data: dict, head: str) -> float:
+    """Query view A of each held-out ECG against view B of every other held-out ECG."""
+    pool = data["test_pool"]
+    a, b = embed(model, pool[:, 0], head), embed(model, pool[:, 1], head)
+    sim = a @ b.T
+    sim.fill_diagonal_(float("-inf"))  # the query's own ECG is not in its gallery
+    patients = data["patients"][data["test_pos"]]
+    return float((patients[sim.argmax(dim=1).numpy()] == patients).mean())
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--patients", type=int, default=150)
+    ap.add_argument("--ecgs-per-patient", type=int, default=3)
+    ap.add_argument("--held-out", type=float, default=1 / 3)
+    ap.add_argument("--image-size", type=int, default=128)
+    ap.add_argument("--views", type=int, default=3, help="renders per training ECG in the pool")
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--patients-per-batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/ecgimg_bcl"))
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    data = build_data(args.patients, args.ecgs_per_patient, args.held_out, args.image_size, args.views,
+                      args.seed, cache=args.out / "data.pt")
+    print(f"data: {len(data['train_pos'])} train ECGs x {args.views} renders, {len(data['test_pos'])} "
+          f"held-out ECGs x 2; {data['render_s_per_image'] * 1000:.0f} ms/render ({time.perf_counter() - t0:.0f} s)")
+    n_test = len(data["test_pos"])
+    chance = (args.ecgs_per_patient - 1) / (n_test - 1)
+    results = {"chance": chance}
+    models = {"random init": new_encoder(args.seed).eval()}
+    for method in ("bcl", "simclr"):
+        t1 = time.perf_counter()
+        models[method] = pretrain(method, data, args.steps, args.patients_per_batch, args.lr, args.seed, args.out)
+        torch.save(models[method].state_dict(), args.out / f"{method}.pt")
+        print(f"{method}: {args.steps} steps in {time.perf_counter() - t1:.0f} s")
+    torch.save(models["random init"].state_dict(), args.out / "random.pt")
+    print(f"\nsame-patient retrieval top-1 on {n_test} held-out ECGs "
+          f"({n_test // args.ecgs_per_patient} patients), different ECG + different render; chance {chance:.3f}")
+    print(f"{'init':12s} {'features':>9s} {'projection':>11s}")
+    for name, model in models.items():
+        row = {head: retrieval_top1(model, data, head) for head in ("features", "projection")}
+        results[name] = row
+        print(f"{name:12s} {row['features']:9.3f} {row['projection']:11.3f}")
+    (args.out / "retrieval.json").write_text(json.dumps(results, indent=2))
+    print(f"total {time.perf_counter() - t0:.0f} s")
+    return results
+
+
+if __name__ == "__main__":
+    main()
