@@ -100,8 +100,7 @@ def plan_photometric(spec: DegradeSpec, rng: np.random.Generator, hw: tuple[int,
             step["kernel_px"] = 2 * max(1, round(size * 1.5)) + 1
             step["angle_deg"] = float(rng.uniform(0, 180))
         else:
-            step["radius_px"] = max(1, round(size))
-            step["alias_sigma"] = float(rng.uniform(0.1, 0.3))
+            step["radius_px"] = max(0.7, size)
         camera.append(step)
     if spec.colour is not None:
         c = spec.colour

@@ -1,0 +1,73 @@
+"""Photometric steps: pixel values only, uint8 RGB in and out, each doing what it claims."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from render import degrade_photometric as photo
+
+
+def page(h: int = 128, w: int = 160) -> np.ndarray:
+    image = np.full((h, w, 3), 235, np.uint8)
+    image[:, :, 1] = 200  # pinkish paper
+    cv2.line(image, (5, 60), (150, 70), (10, 10, 10), 2)
+    return image
+
+
+STEP_PARAMS = {
+    "paper_tint": {"rgb_gain": [0.95, 0.92, 0.85]},
+    "creases": {"lines": [{"angle_rad": 1.5, "offset_px": 40.0, "width_px": 2.0, "depth": 0.2,
+                           "highlight": 0.1, "shade_step": 0.02}]},
+    "wrinkles": {"seed": 3, "cells": 5, "strength": 0.08, "light_angle_rad": 0.5},
+    "lighting": {"gradient": 0.2, "gradient_angle_rad": 0.3, "vignette": 0.1,
+                 "shadows": [{"polygon": [[0, 0], [0.5, 0], [0.4, 0.6]], "darkness": 0.4, "softness": 0.05}]},
+    "blur": {"kind": "motion", "kernel_px": 5, "angle_deg": 30.0, "seed": 1},
+    "colour": {"seed": 2, "brightness": 1.1, "contrast": 0.9, "saturation": 1.3, "hue": 0.02},
+    "black_white": {"mode": "photocopy", "seed": 4, "threshold": 0.5, "steepness": 12.0,
+                    "paper_white": 0.97, "speckle": 0.001, "streaks": 1},
+    "noise": {"seed": 5, "std": 0.02, "per_channel": True, "scale": 0.5},
+    "jpeg": {"quality": 30},
+}
+
+
+@pytest.mark.parametrize("op", list(photo.STEPS))
+def test_each_step_changes_pixels_and_keeps_format(op):
+    image = page()
+    out = photo.STEPS[op](image.copy(), STEP_PARAMS[op])
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert not np.array_equal(out, image)
+    assert np.array_equal(photo.STEPS[op](image.copy(), STEP_PARAMS[op]), out)  # deterministic
+
+
+def test_noise_has_the_requested_strength():
+    flat = np.full((256, 256, 3), 128, np.uint8)
+    out = photo.noise(flat, {"seed": 0, "std": 0.03, "per_channel": False, "scale": 1.0})
+    diff = out.astype(float) - 128
+    assert abs(diff.std() - 0.03 * 255) < 0.1 * 0.03 * 255 and abs(diff.mean()) < 0.5
+    assert np.array_equal(diff[:, :, 0], diff[:, :, 2])  # grey noise is the same in every channel
+
+
+def test_fax_is_binary_and_keeps_the_trace():
+    out = photo.black_white(page(), {"mode": "fax", "seed": 0, "threshold": 0.6, "dither": 0.2, "speckle": 0.0})
+    assert set(np.unique(out)) <= {0, 255}
+    assert (out[58:73, 10:140] == 0).any() and (out[:40] == 255).mean() > 0.9
+
+
+def test_jpeg_quality_controls_the_error():
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8), (0, 0), 1.5)
+    err = [np.abs(photo.jpeg(image, {"quality": q}).astype(int) - image).mean() for q in (15, 60, 95)]
+    assert err[0] > err[1] > err[2] > 0
+
+
+def test_defocus_kernel_is_a_normalised_disk():
+    k = photo.defocus_kernel(3.0)
+    assert k.shape == (7, 7) and abs(k.sum() - 1) < 1e-6 and k[3, 3] == k.max() and k[0, 0] == 0
+
+
+def test_unknown_modes_raise():
+    with pytest.raises(ValueError, match="blur kind"):
+        photo.blur(page(), {"kind": "tilt-shift", "seed": 0})
+    with pytest.raises(ValueError, match="black-and-white mode"):
+        photo.black_white(page(), {"mode": "sepia", "seed": 0})

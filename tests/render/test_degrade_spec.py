@@ -1,0 +1,33 @@
+"""DegradeSpec: JSON round trip, presets, validation."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from render.degrade import DEGRADE_PRESETS, DegradeSpec, random_degrade_spec
+
+
+def test_presets_have_the_agreed_names():
+    assert set(DEGRADE_PRESETS) == {"none", "scan", "photo", "fax", "photocopy", "phone-bad"}
+    assert DEGRADE_PRESETS["none"].enabled() == []
+
+
+@pytest.mark.parametrize("spec", list(DEGRADE_PRESETS.values())
+                         + [random_degrade_spec(np.random.default_rng(s)) for s in range(10)])
+def test_json_round_trip(spec):
+    assert DegradeSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_validation_names_the_problem():
+    with pytest.raises(ValueError, match="unknown keys"):
+        DegradeSpec.from_dict({"rotaton": {"max_deg": 2}})
+    with pytest.raises(ValueError, match="unknown rotation keys"):
+        DegradeSpec.from_dict({"rotation": {"degrees": 2}})
+    with pytest.raises(ValueError, match="background"):
+        DegradeSpec(background="beach")
+    with pytest.raises(ValueError, match="BlurSpec.kinds"):
+        DegradeSpec.from_dict({"blur": {"kinds": ["gaussian", "tilt"]}})
+    with pytest.raises(ValueError, match="mode"):
+        DegradeSpec.from_dict({"black_white": {"mode": "sepia"}})
