@@ -23,7 +23,7 @@ class TrainConfig:
 
     # --- length ---
     epochs: int = 10  # passes over the training loader
-    max_steps: int | None = None  # cap on optimizer steps (count of updates); None = epochs decide
+    max_steps: int | None = None  # when set: exactly this many optimizer steps (overrides epochs)
     # --- optimizer ---
     lr: float = 1e-4  # peak learning rate (per unit of loss, no batch-size scaling applied)
     weight_decay: float = 0.05  # decoupled (adamw) or L2 (adam); 1-D params/biases are excluded
@@ -41,6 +41,7 @@ class TrainConfig:
     compile: bool = False  # wrap the model in torch.compile
     channels_last: bool = False  # channels-last memory format for the model and 4-D inputs
     device: str = "auto"  # "auto" (cuda:LOCAL_RANK if available else cpu), "cpu", "cuda", "cuda:1"
+    ddp_find_unused_parameters: bool = False  # DDP option for models with branches unused per step
     # --- reproducibility / output ---
     seed: int = 0  # seeds torch/numpy/python at the start of a (fresh) run
     out_dir: str = "runs/x"  # checkpoints, metrics.jsonl, config.json, tensorboard/

@@ -19,6 +19,7 @@ import json
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -131,7 +132,8 @@ class _Trainer:
         self.ddp: DistributedDataParallel | None = None
         if distributed.world_size() > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.ddp = self.train_model = DistributedDataParallel(self.model, device_ids=ids)
+            self.ddp = self.train_model = DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=config.ddp_find_unused_parameters)
         if config.compile:
             self.train_model = torch.compile(self.train_model)
         self.logger = MetricsLogger(self.out_dir, tensorboard=config.tensorboard)
@@ -271,7 +273,9 @@ class _Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
+        with warnings.catch_warnings():  # fp16: GradScaler skips steps with inf grads, by design
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            self.scheduler.step()
         return grad_norm
 
     def end_epoch(self) -> bool:
