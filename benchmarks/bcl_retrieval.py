@@ -136,6 +136,25 @@ def retrieval_top1(model: torch.nn.Module, data: dict, head: str) -> float:
     return float((patients[sim.argmax(dim=1).numpy()] == patients).mean())
 
 
+def scan_neighbours(models: dict, folder: Path, image_size: int) -> None:
+    """Embed the real scans with each encoder and print every scan's nearest neighbour (cosine)."""
+    from ecgimg.predict import predict_folder
+    for name, model in models.items():
+        table = predict_folder(model, folder, image_size=image_size, head="features", recursive=False)
+        raw = torch.tensor(table.filter(like="emb_").to_numpy(np.float32))
+        # centred: pooled ReLU features share a large common component that hides the structure
+        emb = torch.nn.functional.normalize(raw - raw.mean(dim=0), dim=1)
+        sim = emb @ emb.T
+        sim.fill_diagonal_(-2.0)
+        best = sim.max(dim=1)
+        off = sim[~torch.eye(len(sim), dtype=torch.bool)]
+        pairs = [f"{table['file'][i][:8]}->{table['file'][int(j)][:8]} {float(v):.2f}"
+                 for i, (v, j) in enumerate(zip(best.values, best.indices))]
+        print(f"\n{name}: {len(table)} scans, errors {int((table['error'] != '').sum())}; "
+              f"centred cosine: mean off-diagonal {float(off.mean()):.3f}, mean NN cosine {float(best.values.mean()):.3f}")
+        print("  " + "; ".join(pairs))
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=150)
@@ -148,6 +167,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("/tmp/ecgimg_bcl"))
+    ap.add_argument("--scans", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scans",
+                    help="folder of real scans to embed (nearest neighbours printed); skipped if absent")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -174,6 +195,8 @@ def main(argv=None) -> dict:
         results[name] = row
         print(f"{name:12s} {row['features']:9.3f} {row['projection']:11.3f}")
     (args.out / "retrieval.json").write_text(json.dumps(results, indent=2))
+    if args.scans.is_dir():
+        scan_neighbours(models, args.scans, args.image_size)
     print(f"total {time.perf_counter() - t0:.0f} s")
     return results
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import timm
+from timm.models import adapt_input_conv
 import torch
 import torch.nn as nn
 
@@ -117,6 +118,10 @@ class ImageEncoder(nn.Module):
         is_encoder_ckpt = any(k.startswith(("backbone.", "projector.")) for k in state)
         target = self if is_encoder_ckpt else self.backbone
         own = target.state_dict()
+        for k, v in state.items():  # RGB ImageNet stem -> greyscale (or other) input: timm's adaptation
+            if k in own and v.dim() == 4 and own[k].shape[1] != v.shape[1] and v.shape[1] == 3 \
+                    and own[k].shape[0] == v.shape[0] and own[k].shape[2:] == v.shape[2:]:
+                state[k] = adapt_input_conv(own[k].shape[1], v)
         skipped = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
         loadable = {k: v for k, v in state.items() if k in own and k not in skipped}
         if not loadable:

@@ -87,3 +87,13 @@ def test_missing_or_foreign_weights_are_clear_errors(tmp_path):
     torch.save({"foo.weight": torch.zeros(3)}, tmp_path / "foreign.pt")
     with pytest.raises(ValueError, match="no tensor"):
         _tiny(pretrained_path=tmp_path / "foreign.pt")
+
+
+def test_rgb_weights_adapt_to_greyscale_stem(tmp_path):
+    src = _tiny()
+    torch.save(src.backbone.state_dict(), tmp_path / "rgb.pth")
+    dst = _tiny(in_chans=1, pretrained_path=tmp_path / "rgb.pth")
+    stem = next(k for k, v in src.backbone.state_dict().items() if v.dim() == 4)
+    w_rgb, w_grey = src.backbone.state_dict()[stem], dst.backbone.state_dict()[stem]
+    assert w_grey.shape[1] == 1
+    torch.testing.assert_close(w_grey[:, 0], w_rgb.sum(dim=1))
