@@ -85,10 +85,12 @@ class LeadTimePositions(nn.Module):
         super().__init__()
         vocab = STANDARD_LEADS + tuple(name for name in leads if name not in STANDARD_LEADS)
         self.lead_embed = nn.Parameter(torch.zeros(len(vocab), dim))
-        self.register_buffer("lead_index", torch.tensor([vocab.index(n) for n in leads]),
+        device = self.lead_embed.device  # honours a `with torch.device(...)` context (meta, cuda)
+        self.register_buffer("lead_index", torch.tensor([vocab.index(n) for n in leads], device=device),
                              persistent=False)
         if time_embed == "sincos":
-            self.register_buffer("time_embed", sincos_1d(n_time_patches, dim), persistent=False)
+            self.register_buffer("time_embed", sincos_1d(n_time_patches, dim).to(device),
+                                 persistent=False)
         elif time_embed == "learned":
             self.time_embed = nn.Parameter(torch.zeros(n_time_patches, dim))
             nn.init.trunc_normal_(self.time_embed, std=0.02)
