@@ -41,7 +41,7 @@ def canonicalize(record: Record, fs: float = 500, seconds: float = 10.0,
     """
     if crop not in CROP_POLICIES:
         raise ValueError(f"crop must be one of {CROP_POLICIES}, got {crop!r}")
-    where = record.source or record.record_id
+    where = record.meta.get("path") or record.source or record.record_id  # name the file
     signal = np.asarray(record.signal)
     if signal.ndim != 2 or signal.shape[0] != len(record.leads):
         raise InvalidSignalError(where, f"signal shape {signal.shape} does not match "

@@ -99,6 +99,7 @@ def _read_wfdb(base: Path) -> Record:
     meta = parse_header_comments(comments)
     meta["header_comments"] = comments
     meta["units_in_file"] = list(rec.units or [])
+    meta["path"] = str(hea)
     return Record(
         signal=np.ascontiguousarray(signal), fs=float(rec.fs),
         leads=tuple(normalize_lead_name(n) for n in rec.sig_name), record_id=base.name,
@@ -202,7 +203,7 @@ def _read_cpsc_mat(mat: Path) -> Record:
         raise InvalidSignalError(mat, f"CPSC-2018 data has shape {data.shape}, expected (12, n)")
     return Record(signal=np.ascontiguousarray(data, dtype=np.float32), fs=CPSC2018_FS_HZ,
                   leads=CPSC2018_LEADS, record_id=mat.stem,
-                  meta={"age": age, "sex": sex, "dx": []}, source=str(mat))
+                  meta={"age": age, "sex": sex, "dx": [], "path": str(mat)}, source=str(mat))
 
 
 # --------------------------------------------------------------------------------- NumPy
@@ -262,7 +263,8 @@ def _array_record(path: Path, signal: np.ndarray, fs: float, leads: list[str],
         raise InvalidSignalError(path, f"sampling rate must be positive, got {fs}")
     return Record(signal=np.ascontiguousarray(signal * scale_to_mv, dtype=np.float32), fs=fs,
                   leads=tuple(normalize_lead_name(n) for n in leads), record_id=path.stem,
-                  meta={"age": None, "sex": None, "dx": []}, source=str(path))
+                  meta={"age": None, "sex": None, "dx": [], "path": str(path)},
+                  source=str(path))
 
 
 __all__ = ["load_record", "parse_header_comments", "RecordError"]

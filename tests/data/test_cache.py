@@ -1,0 +1,90 @@
+"""build_cache / SignalCache: round trip, label columns, bad records skipped and reported."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ecgdata_builders import smooth_signal, write_wfdb
+from ecgimg.data import (STANDARD_LEADS, PatientLeakError, Record, SignalCache, WFDBFolder,
+                         build_cache)
+
+
+def _record(i, patient, labels, n=5000):
+    return Record(signal=smooth_signal(seed=i, n_samples=n), fs=500.0, leads=STANDARD_LEADS,
+                  record_id=f"r{i}", patient_id=patient, labels=labels)
+
+
+def test_round_trip_and_label_columns(tmp_path):
+    records = [_record(0, "a", {"dx": ["X", "Y"], "sex": 1, "age": 50.0}),
+               _record(1, "b", {"dx": [], "sex": 0, "age": None}),
+               _record(2, None, {"dx": ["Y"], "sex": 1, "age": 70.0}, n=2500)]  # 250 Hz below
+    records[2].fs = 250.0
+    cache = build_cache(records, tmp_path / "c", splits=["train", "test", "val"], progress=False)
+    again = SignalCache.open(tmp_path / "c")
+    assert again.signals.shape == (3, 12, 5000) and again.signals.dtype == np.float32
+    np.testing.assert_allclose(again.signals[0], records[0].signal, atol=1e-6)
+    assert list(again.index.columns[:5]) == ["record_id", "patient_id", "recorded_at", "split",
+                                             "source"]
+    assert "dx/X" in again.index.columns and "dx/Y" in again.index.columns
+    names, dx = again.targets("dx")
+    assert names == ["X", "Y"]
+    np.testing.assert_array_equal(dx, [[1, 1], [0, 0], [0, 1]])
+    _, age = again.targets("age")
+    assert np.isnan(age[1, 0]) and age[2, 0] == 70.0
+    assert list(again.labelled_indices("dx")) == [0, 2]  # no statement -> not labelled
+    assert list(again.labelled_indices("age")) == [0, 2]
+    assert again.index.loc[2, "patient_id"] is None
+    assert list(again.split_indices("test")) == [1]
+    with pytest.raises(KeyError, match="available"):
+        again.targets("missing_task")
+    assert cache.report() == {"n_written": 3, "n_skipped": 0, "skipped": []}
+
+
+def test_bad_records_are_skipped_and_reported(tmp_path):
+    data = tmp_path / "folder"
+    data.mkdir()
+    good = [write_wfdb(data, f"good{i}", smooth_signal(seed=i)) for i in range(3)]
+    write_wfdb(data, "trunc", smooth_signal(seed=5))
+    (data / "trunc.dat").write_bytes((data / "trunc.dat").read_bytes()[:30_001])
+    nan_signal = smooth_signal(seed=6)
+    nan_signal[3, 10:20] = np.nan
+    np.savez(data / "nan.npz", signal=nan_signal, fs=500.0, leads=np.array(STANDARD_LEADS))
+    write_wfdb(data, "twoleads", smooth_signal(n_leads=2), leads=("I", "V5"))
+    write_wfdb(data, "mismatch", smooth_signal(seed=7))
+    hea = data / "mismatch.hea"
+    hea.write_text(hea.read_text().replace("mismatch 12 500 5000", "mismatch 12 500 6000"))
+    (data / "garbage.mat").write_bytes(b"MATLAB? no." * 50)
+
+    cache = build_cache(WFDBFolder(data), tmp_path / "cache", progress=False)
+    report = json.loads((tmp_path / "cache" / "report.json").read_text())
+    assert report["n_written"] == 3 and report["n_skipped"] == 5
+    by_file = {entry["file"].split("/")[-1]: entry for entry in report["skipped"]}
+    assert by_file["trunc.hea"]["error_type"] == "UnreadableRecordError"
+    assert by_file["mismatch.hea"]["error_type"] == "UnreadableRecordError"
+    assert by_file["nan.npz"]["error_type"] == "InvalidSignalError"
+    assert "aVR" in by_file["twoleads.hea"]["reason"]
+    assert by_file["twoleads.hea"]["error_type"] == "MissingLeadsError"
+    assert by_file["garbage.mat"]["error_type"] == "UnreadableRecordError"
+    assert sorted(cache.index["record_id"]) == sorted(p.name for p in good)
+    for row, record_id in enumerate(cache.index["record_id"]):  # nothing else lost or shuffled
+        i = int(record_id[-1])
+        np.testing.assert_allclose(cache.signals[row], smooth_signal(seed=i), atol=1e-3)
+    assert cache.index["dx/426783006"].tolist() == [1.0, 1.0, 1.0]  # CinC-style header labels
+
+
+def test_leaking_split_refused_at_build(tmp_path):
+    records = [_record(0, "same", {}), _record(1, "same", {})]
+    with pytest.raises(PatientLeakError, match="same"):
+        build_cache(records, tmp_path / "leak", splits=["train", "test"], progress=False)
+
+
+def test_open_refuses_inconsistent_cache(tmp_path):
+    build_cache([_record(0, "a", {"y": 1})], tmp_path / "c", progress=False)
+    with open(tmp_path / "c" / "signals.f32", "ab") as f:
+        f.write(b"\0" * 8)
+    with pytest.raises(ValueError, match="inconsistent"):
+        SignalCache.open(tmp_path / "c")
+    with pytest.raises(FileNotFoundError):
+        SignalCache.open(tmp_path / "nowhere")

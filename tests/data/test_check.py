@@ -1,0 +1,43 @@
+"""`ecgimg data check`: prints bad records, exit status tells whether any is bad."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ecgdata_builders import smooth_signal, write_wfdb
+from ecgimg.data.check import main
+from ecgimg.data.folder import record_paths
+
+
+def test_check_ok_bad_and_json(tmp_path, capsys):
+    write_wfdb(tmp_path, "ok", smooth_signal())
+    assert main([str(tmp_path)]) == 0
+    assert "1 records: 1 ok, 0 bad" in capsys.readouterr().out
+    sig = smooth_signal(seed=1)
+    sig[0, 0] = np.inf
+    sub = tmp_path / "nested" / "deeper"
+    sub.mkdir(parents=True)
+    np.savez(sub / "inf.npz", signal=sig, fs=500.0, leads=np.array([f"L{i}" for i in range(12)]))
+    assert main([str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "BAD" in out and "inf.npz" in out and "InvalidSignalError" in out
+    assert main([str(tmp_path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_records"] == 2 and report["n_bad"] == 1
+
+
+def test_check_empty_folder_fails(tmp_path, capsys):
+    assert main([str(tmp_path)]) == 1
+
+
+def test_record_paths_pairs_hea_with_mat(shared_data):
+    paths = record_paths(shared_data / "misc")
+    assert [p.name for p in paths] == ["JS00001", "s0010_re", "sel100"]
+
+
+def test_check_on_shared_folders(shared_data, capsys):
+    assert main([str(shared_data / "cinc2021")]) == 0
+    assert main([str(shared_data / "misc")]) == 1
+    out = capsys.readouterr().out
+    assert "sel100" in out and "MissingLeadsError" in out and "3 records: 2 ok, 1 bad" in out
