@@ -42,6 +42,13 @@ from ecgimg.train.runtime import (autocast_context, batch_size_of, build_optimiz
 from ecgimg.train.schedule import build_scheduler
 
 CHECKPOINT_FORMAT = "ecgimg.train/1"
+# Config keys that do not change the trajectory of a run (may differ between a run and its resume).
+_COSMETIC_KEYS = {"out_dir", "progress", "log_every", "tensorboard", "save_every_epochs", "save_every_steps",
+                  "device", "compile", "extra"}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value))
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -172,6 +179,11 @@ class _Trainer:
         state = load_checkpoint(path, map_location="cpu")
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path}: not an ecgimg.train checkpoint (format={state.get('format')!r})")
+        changed = sorted(k for k, v in self.config.to_dict().items()
+                         if k not in _COSMETIC_KEYS and _jsonable(state["config"].get(k)) != _jsonable(v))
+        if changed:
+            warnings.warn(f"resuming {path} with a different config ({changed}): the run will not "
+                          "reproduce an uninterrupted one", stacklevel=3)
         self.model.load_state_dict(strip_wrapper_prefixes(state["model"]))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -332,11 +344,15 @@ def fit(model: torch.nn.Module, train_loader: Any, val_loader: Any = None, confi
     `objective(model, batch)` returns a scalar loss or a dict with "loss" (+ extra scalars); by
     default the model computes its own loss (`objectives.model_loss`). `metrics_fn(model,
     val_loader) -> dict` adds validation metrics that `config.monitor` may name. `resume` is a
-    checkpoint written by a previous `fit` with the same config (e.g. `out_dir/last.pt`).
+    checkpoint written by a previous `fit` with the same config (e.g. `out_dir/last.pt`), or "auto"
+    for `out_dir/last.pt` if it exists (fresh start otherwise).
     Under torchrun, call it on every rank; the model is wrapped in DDP here.
     """
     config = config or TrainConfig()
     distributed.init_from_env()
+    if resume == "auto":  # pre-emptible jobs: continue from out_dir/last.pt when it exists
+        last = Path(config.out_dir) / "last.pt"
+        resume = last if last.is_file() else None
     if resume is None:
         seed_everything(config.seed)
     trainer = _Trainer(model, train_loader, val_loader, config, objective, metrics_fn)

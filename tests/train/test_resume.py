@@ -58,3 +58,15 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path):
     again, result_again = _run(tmp_path / "done", resume=result.last_checkpoint)
     assert torch.equal(flat_params(again), flat_params(model))
     assert result_again.history == result.history
+
+
+def test_auto_resume_and_config_change_warning(tmp_path):
+    model, result = _run(tmp_path / "auto")
+    model_again, again = _run(tmp_path / "auto", resume="auto")  # finds last.pt: nothing left to do
+    assert torch.equal(flat_params(model_again), flat_params(model)) and again.history == result.history
+    fresh_model, _ = _run(tmp_path / "fresh", resume="auto")  # no last.pt yet: a fresh run
+    assert torch.equal(flat_params(fresh_model), flat_params(model))
+    with pytest.warns(UserWarning, match="different config \\(\\['epochs'\\]\\)"):
+        fit(TinyMLP(), make_loader(ToyRegression(8), 4), None,
+            TrainConfig.from_dict({**load_checkpoint(result.last_checkpoint)["config"], "epochs": 4}),
+            objective=mse_objective, resume=result.last_checkpoint)
