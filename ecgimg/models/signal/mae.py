@@ -53,7 +53,8 @@ def unpatchify(patches: torch.Tensor, n_leads: int, patch_leads: int = 1) -> tor
 
 def random_masking(tokens: torch.Tensor, mask_ratio: float,
                    generator: torch.Generator | None = None):
-    """Keep a random subset of tokens per sample, exactly ``round(N * mask_ratio)`` masked.
+    """Keep a random subset of tokens per sample, exactly ``round(N * mask_ratio)`` masked
+    (capped at ``N - 1`` so the encoder always sees at least one token).
 
     Returns ``(kept (B, n_keep, D), mask (B, N) with 1 = masked, ids_restore (B, N))`` where
     ``ids_restore`` is the permutation that puts shuffled tokens back in their original order.
@@ -62,7 +63,7 @@ def random_masking(tokens: torch.Tensor, mask_ratio: float,
     if not 0.0 <= mask_ratio < 1.0:
         raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
     batch, n_tokens, dim = tokens.shape
-    n_keep = n_tokens - int(round(n_tokens * mask_ratio))
+    n_keep = n_tokens - min(int(round(n_tokens * mask_ratio)), n_tokens - 1)
     noise = torch.rand(batch, n_tokens, generator=generator).to(tokens.device)
     ids_shuffle = torch.argsort(noise, dim=1)          # ascending: small noise is kept
     ids_restore = torch.argsort(ids_shuffle, dim=1)
@@ -139,7 +140,7 @@ class MaskedAutoencoderECG(nn.Module):
     @staticmethod
     def forward_loss(target: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean squared error over masked patches only (visible patches do not count)."""
-        per_patch = ((pred - target) ** 2).mean(dim=-1)
+        per_patch = ((pred.float() - target.float()) ** 2).mean(dim=-1)  # fp32 even under autocast
         return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
 
     def forward(self, x: torch.Tensor, mask_ratio: float | None = None,
