@@ -5,6 +5,10 @@ accumulation (DDP gradient sync only on the last micro-batch), optional clipping
 stops on a non-finite loss. Per epoch: validation, best checkpoint by `config.monitor`, early
 stopping. Single process or `torchrun --nproc_per_node N` (DDP, gloo on CPU / NCCL on CUDA).
 
+Launch: `python script.py` (CPU or one GPU), `torchrun --nproc_per_node 4 script.py` (one node), or
+`torchrun --nnodes 2 --node_rank R --nproc_per_node 4 --rdzv_backend c10d --rdzv_endpoint HOST:29500
+script.py` (several nodes); the script is the same: build loaders with `make_loader`, call `fit`.
+
 Resume is exact: checkpoints hold model, optimizer, scheduler, scaler, counters and every rank's
 RNG states, and the data order of an epoch is a pure function of (seed, epoch) when the loader
 comes from `make_loader` (or has a `DistributedSampler`), so a resumed run — even from a
@@ -124,6 +128,11 @@ class _Trainer:
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(self.model, config)
+        sampler = getattr(train_loader, "sampler", None)
+        if distributed.world_size() > 1 and getattr(sampler, "num_replicas", None) != distributed.world_size():
+            warnings.warn(f"training under DDP with {distributed.world_size()} ranks but the train loader is not "
+                          "sharded across them: every rank reads all data (build it with make_loader)",
+                          stacklevel=3)
         self.n_batches = len(train_loader)
         if self.n_batches == 0:
             raise ValueError("the training loader yields no batches")

@@ -89,6 +89,7 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, seed: i
     `distributed_sampling=False` for a loader every rank should read whole. Call `set_epoch`
     each epoch (`fit` does).
     """
+    distributed.init_from_env()  # under torchrun, join the group first so the shard is right
     world, rank = (distributed.world_size(), distributed.rank()) if distributed_sampling else (1, 0)
     sampler = ResumableDistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle,
                                           seed=seed, drop_last=drop_last)

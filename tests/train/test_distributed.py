@@ -22,11 +22,23 @@ def _config(out_dir, **kw):
                        out_dir=str(out_dir), progress=False, log_every=1, **kw)
 
 
-def _train(batch_size, out_dir):
+class SimulatedCrash(RuntimeError):
+    pass
+
+
+def _train(batch_size, out_dir, crash_at_call=None, resume=None, **kw):
+    calls = {"n": 0}
+
+    def objective(model, batch):
+        calls["n"] += 1
+        if calls["n"] == crash_at_call:
+            raise SimulatedCrash("killed")
+        return mse_objective(model, batch)
+
     model = TinyMLP()
     train = make_loader(ToyRegression(40), batch_size, seed=4)
     val = make_loader(ToyRegression(18, seed=2), 4, shuffle=False)
-    result = fit(model, train, val, _config(out_dir), objective=mse_objective)
+    result = fit(model, train, val, _config(out_dir, **kw), objective=objective, resume=resume)
     return model, result
 
 
@@ -51,6 +63,11 @@ def _worker(rank, port, out_dir):
     model, result = _train(PER_RANK_BATCH, out_dir / "ddp")
     report["params"] = flat_params(model)
     report["val_loss"] = [h["val_loss"] for h in result.history]
+    try:  # every rank dies at its 4th micro-batch (step 2); last.pt holds step 1, mid-epoch
+        _train(PER_RANK_BATCH, out_dir / "crash", crash_at_call=4, save_every_steps=1)
+    except SimulatedCrash:
+        resumed, _ = _train(PER_RANK_BATCH, out_dir / "crash", resume=out_dir / "crash" / "last.pt")
+        report["resumed_params"] = flat_params(resumed)
     report["grad_error"], report["gathered"], report["ids"] = _gather_grad_error(rank)
     loader = make_loader(ToyRegression(9), 2, shuffle=False)  # 9 items: the sampler pads one duplicate
     report["predict"] = predict(model, loader, input_key="x")
@@ -87,6 +104,9 @@ def test_ddp_gloo_two_processes_match_a_single_process(tmp_path):
     single_val = [h["val_loss"] for h in single.history]
     for report in reports:
         np.testing.assert_allclose(report["val_loss"], single_val, rtol=1e-5)  # sharded val == full val
+
+    for report in reports:  # DDP resume from a mid-epoch checkpoint is exact too
+        assert torch.equal(report["resumed_params"], report["params"])
 
     state = load_checkpoint(tmp_path / "ddp" / "last.pt")  # written by rank 0, RNG of both ranks
     assert state["world_size"] == 2 and len(state["rng"]) == 2
