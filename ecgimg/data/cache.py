@@ -176,6 +176,10 @@ class SignalCache:
     def __len__(self) -> int:
         return len(self.index)
 
+    def __reduce__(self):
+        # DataLoader workers receive a reopened memmap, not a pickled copy of every signal
+        return (SignalCache.open, (str(self.path),))
+
     @property
     def tasks(self) -> dict[str, Any]:
         return self.meta["tasks"]

@@ -9,7 +9,8 @@ Policy (explicit so that every consumer sees the same signal):
   from Goldberger (aVR = -(I+II)/2, aVL = I - II/2, aVF = II - I/2). Precordial leads are never
   invented.
 * Resampling uses `scipy.signal.resample_poly` (polyphase FIR with an anti-aliasing Kaiser window)
-  with the exact rational factor fs_out/fs_in.
+  with the exact rational factor fs_out/fs_in, linear edge padding, and 0.2 s of extra input past
+  the window end when the record has it.
 * Window: ``crop="start"`` keeps the first `seconds`, ``crop="center"`` the middle `seconds`.
   A record shorter than `seconds` is zero-padded at the end, and the padded fraction is recorded in
   ``meta["canonical"]["padded_fraction"]``; a record shorter than `min_seconds` (default: the full
@@ -29,6 +30,7 @@ from ecgimg.data.record import STANDARD_LEADS, Record, normalize_lead_name
 
 CROP_POLICIES = ("start", "center")
 _LIMB = ("I", "II", "III")
+_RESAMPLE_MARGIN_S = 0.2
 _AUGMENTED = ("aVR", "aVL", "aVF")
 
 
@@ -66,7 +68,10 @@ def canonicalize(record: Record, fs: float = 500, seconds: float = 10.0,
     start_in = 0
     if record.n_samples > n_window_in and crop == "center":
         start_in = (record.n_samples - n_window_in) // 2
-    window = leads[:, start_in:start_in + n_window_in]
+    # resample a little past the window end when the record has it, so the filter's edge
+    # transient falls outside the kept samples
+    margin_in = int(math.ceil(_RESAMPLE_MARGIN_S * fs_in)) if fs_in != fs else 0
+    window = leads[:, start_in:start_in + n_window_in + margin_in]
     window = _resample(window, fs_in, fs, where)
     window = window[:, :n_out]
     n_valid = window.shape[1]
@@ -136,4 +141,5 @@ def _resample(signal: np.ndarray, fs_in: float, fs_out: float, where: str) -> np
     if abs(float(ratio) - fs_out / fs_in) > 1e-6 * fs_out / fs_in:
         raise InvalidSignalError(where, f"cannot resample {fs_in} Hz to {fs_out} Hz by a "
                                         "rational factor")
-    return resample_poly(signal, ratio.numerator, ratio.denominator, axis=1)
+    # padtype="line" extends each edge linearly instead of with zeros: no dip at the ends
+    return resample_poly(signal, ratio.numerator, ratio.denominator, axis=1, padtype="line")

@@ -88,3 +88,15 @@ def test_open_refuses_inconsistent_cache(tmp_path):
         SignalCache.open(tmp_path / "c")
     with pytest.raises(FileNotFoundError):
         SignalCache.open(tmp_path / "nowhere")
+
+
+def test_pickles_as_a_reopened_memmap(tmp_path):
+    import pickle
+
+    records = [_record(i, f"p{i}", {"y": i % 2}) for i in range(20)]
+    cache = build_cache(records, tmp_path / "c", progress=False)
+    blob = pickle.dumps(cache)
+    assert len(blob) < 10_000  # 20 x 12 x 5000 float32 would be 4.8 MB
+    clone = pickle.loads(blob)
+    assert isinstance(clone.signals, np.memmap)
+    np.testing.assert_array_equal(clone.signals[7], cache.signals[7])

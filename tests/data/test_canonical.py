@@ -33,9 +33,8 @@ def test_resampled_length_and_band_limited_content(fs_in):
     out = canonicalize(_record(np.tile(tone, (12, 1)), fs=fs_in))
     assert out.signal.shape == (12, 5000) and out.fs == 500.0
     t_out = np.arange(5000) / 500.0
-    inner = slice(250, 4750)  # away from the filter's edge transients
-    np.testing.assert_allclose(out.signal[0, inner], np.sin(2 * np.pi * 5.0 * t_out)[inner],
-                               atol=0.02)
+    # the end is clean (extra input is resampled past it); the first samples have no past
+    np.testing.assert_allclose(out.signal[0, 10:], np.sin(2 * np.pi * 5.0 * t_out)[10:], atol=0.02)
 
 
 def test_anti_aliasing_suppresses_tone_above_new_nyquist():
@@ -119,7 +118,9 @@ def test_s0010_re_15_leads_1000hz(shared_data):
     for i, name in enumerate(STANDARD_LEADS):
         j = [n.lower() for n in raw.leads].index(name.lower())
         expected = resample_poly(raw.signal[j, start:start + 10_000].astype(np.float64), 1, 2)
-        np.testing.assert_allclose(out.signal[i], expected, atol=1e-4, err_msg=name)
+        # edges differ only by the padding policy; the interior must match sample for sample
+        np.testing.assert_allclose(out.signal[i, 100:-100], expected[100:-100], atol=1e-4,
+                                   err_msg=name)
     # and the rows really are different leads (a wrong order would not match the line above)
     assert not np.allclose(out.signal[6], out.signal[7], atol=0.01)
 

@@ -55,3 +55,15 @@ def test_leaking_split_is_refused_with_patient_named():
     with pytest.raises(PatientLeakError, match="p2 in test/train"):
         assert_patient_disjoint(["train", "train", "val", "test"], ["p1", "p2", "p3", "p2"])
     assert_patient_disjoint(["train", "val"], [None, None])  # unknown patients never leak
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=60), st.integers(0, 10_000))
+def test_property_no_leak_and_deterministic(ids, seed):
+    labels = patient_split(ids, seed=seed)
+    assert len(labels) == len(ids) and set(labels) <= {"train", "val", "test"}
+    assert_patient_disjoint(labels, ids)
+    np.testing.assert_array_equal(labels, patient_split(ids, seed=seed))
