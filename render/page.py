@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -120,8 +120,9 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
             else np.median(arr[used], axis=1)
     offsets = dict(zip(used, medians.tolist()))
 
-    ppm = style_spec.px_per_mm
-    H, W = style_spec.page_size_px
+    draw_style = _draw_style(style_spec, out_size)
+    ppm = draw_style.px_per_mm
+    H, W = draw_style.page_size_px
     area, grid_box = plot_area(style_spec, fs, arr.shape[1])
     grid_rgb, grid_mask = grid_page(H, W, ppm, grid_box, style_spec.grid_color, style_spec.grid_style,
                                     style_spec.paper_rgb)
@@ -184,6 +185,7 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         "leads": [str(name) for name in leads],
         "n_samples": int(arr.shape[1]),
         "page_size_px": [H, W],
+        "render_dpi": draw_style.dpi,
         "trace_thickness_px": thick,
         "signal_sha256": hashlib.sha256(np.ascontiguousarray(arr, np.float64).tobytes()).hexdigest(),
         "params": params,
@@ -192,6 +194,24 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
     image, truth, mask_dict = finish(image, mask_dict, points, panel_info, calibration, texts, base,
                                      degrade_spec, rng, out_size)
     return Rendered(image=image, truth=truth, masks=mask_dict)
+
+
+SUPERSAMPLE = 2.0  # training-size fast path: draw at ~2x the output resolution, then resize
+
+
+def _draw_style(style: PaperStyle, out_size) -> PaperStyle:
+    """The style actually drawn: with a small `out_size`, the same page at a lower DPI (>= 72).
+
+    Everything is laid out in mm, so only the raster resolution changes; a 512-px training image
+    then costs a ~1000-px page instead of a 2200-px one. truth["render_dpi"] records it.
+    """
+    if out_size is None:
+        return style
+    h, w = style.page_size_px
+    scale = max(out_size[0] / h, out_size[1] / w)
+    if scale * SUPERSAMPLE >= 1.0:
+        return style
+    return replace(style, dpi=max(72, int(math.ceil(style.dpi * scale * SUPERSAMPLE))))
 
 
 def _quad(x0, y0, x1, y1) -> np.ndarray:

@@ -32,3 +32,4 @@ def synthetic_record():
     chest = [0.4 * k * np.sin(2 * np.pi * 1.2 * t + 0.2 * k) ** 9 for k in range(1, 7)]
     sig = np.stack([lead_i, lead_ii, lead_iii, avr, avl, avf, *chest]).astype(np.float32)
     return sig, fs, list(STANDARD)
+

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import render
+from render_helpers import xy
 from render import LAYOUT_PRESETS, PaperStyle, RenderInputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def recover(panel: dict, truth: dict) -> tuple[np.ndarray, np.ndarray]:
     """Invert the drawing: truth points -> (fractional sample index, mV) via px/mm, gain, speed."""
-    pts = np.asarray(panel["points"], np.float64)
+    pts = xy(panel)
     px_mm = truth["px_per_mm"]
     index = panel["start"] + (pts[:, 0] - panel["x0"]) / (px_mm * truth["mm_per_s"]) * truth["fs"]
     mv = panel["offset_mv"] + panel["sign"] * (panel["baseline_y"] - pts[:, 1]) / (px_mm * panel["mm_per_mv"])
@@ -54,7 +55,7 @@ def test_truth_recovers_plotted_samples_within_half_pixel(ptbxl_records, layout)
         source = sig[panel["signal_index"], panel["start"]:panel["stop"]]  # sign undone by recover
         assert np.abs(mv - source).max() * panel["mm_per_mv"] * px_mm <= 0.5
         # ...and the drawn page agrees: the pixel under each truth point is ink
-        pts = np.asarray(panel["points"])
+        pts = xy(panel)
         assert is_ink(r.image, pts).mean() >= 0.99, (layout, panel["lead"])
         assert panel["mm_per_mv"] == (5.0 if panel["lead"].lstrip("-").startswith("V") else 10.0)
 
@@ -73,7 +74,7 @@ def test_einthoven_holds_on_signals_recovered_from_the_page(ptbxl_records):
     for lead in ("I", "II", "III"):
         p = by_lead[lead]
         mask = masks[f"lead:{lead}"]
-        xs = np.arange(int(np.ceil(p["x0"])) + 2, int(np.floor(p["points"][-1][0])) - 2)
+        xs = np.arange(int(np.ceil(p["x0"])) + 2, int(np.floor(p["x"][-1])) - 2)
         top = max(0, int(p["baseline_y"] - 25 * px_mm))
         col = mask[top:int(p["baseline_y"] + 25 * px_mm), xs] > 0
         ys = np.arange(col.shape[0])[:, None] + top
@@ -153,10 +154,16 @@ def test_out_size_rescales_truth(synthetic_record):
     small = render.render(sig, fs, leads, style=PaperStyle(dpi=200), out_size=(384, 512))
     assert small.image.shape == (384, 512, 3) and small.image.dtype == np.uint8
     h, w = full.image.shape[:2]
+    assert small.truth["render_dpi"] < 200  # fast path: drawn near 2x the output size
     for pf, ps in zip(full.truth["panels"], small.truth["panels"]):
-        expect = (np.asarray(pf["points"]) + 0.5) * [512 / w, 384 / h] - 0.5
-        assert np.abs(np.asarray(ps["points"]) - expect).max() < 2e-3
-    assert small.truth["px_per_mm_xy"][0] == pytest.approx(full.truth["px_per_mm"] * 512 / w)
+        expect = (xy(pf) + 0.5) * [512 / w, 384 / h] - 0.5
+        # same page in mm; only whole-pixel page rounding at the two DPIs differs
+        assert np.abs(xy(ps) - expect).max() < 0.3
+        # truth of the small page is self-consistent: recover samples through its own scale
+        index = ps["start"] + (xy(ps)[:, 0] - ps["x0"]) / (
+            small.truth["px_per_mm_xy"][0] * small.truth["mm_per_s"]) * fs
+        assert np.abs(index - np.arange(ps["start"], ps["stop"])).max() < 1e-2
+    assert small.truth["params"]["style"]["dpi"] == 200
 
 
 def test_signal_gaps_and_cabrera_sign(synthetic_record):
@@ -169,7 +176,7 @@ def test_signal_gaps_and_cabrera_sign(synthetic_record):
     assert minus_avr["sign"] == -1.0
     _, mv = recover(minus_avr, r.truth)
     np.testing.assert_allclose(mv, sig[3, minus_avr["start"]:minus_avr["stop"]], atol=1e-3)
-    drawn_up_mv = (minus_avr["baseline_y"] - np.asarray(minus_avr["points"])[:, 1]) / (
+    drawn_up_mv = (minus_avr["baseline_y"] - xy(minus_avr)[:, 1]) / (
         r.truth["px_per_mm"] * minus_avr["mm_per_mv"])
     shown = sig[3, minus_avr["start"]:minus_avr["stop"]] - minus_avr["offset_mv"]
     np.testing.assert_allclose(drawn_up_mv, -shown, atol=1e-3)
