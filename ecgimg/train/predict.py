@@ -26,7 +26,9 @@ def evaluate_loss(model: torch.nn.Module, loader: Any, objective: Callable, devi
     """Sample-weighted mean of the objective's loss and extra scalars over `loader`.
 
     Sums are all-reduced across ranks, so the value is the same on every rank whether the
-    validation loader is sharded or not.
+    validation loader is sharded or not. A sharded loader whose length does not divide by the
+    world size counts the sampler's few padding duplicates; use `make_loader(...,
+    distributed_sampling=False)` when the validation loss must be exact to the last sample.
     """
 
     was_training = model.training
