@@ -123,6 +123,8 @@ def lighting(image: np.ndarray, p: dict) -> np.ndarray:
             sigma = max(0.5, s["softness"] * max(lh, lw))
             shade = np.maximum(shade, cv2.GaussianBlur(layer, (0, 0), sigma))
         field = field * (1.0 - shade)
+    if p.get("auto_exposure", False):  # a phone meters the scene: brighten dim frames, capped
+        field = field * np.float32(min(1.0 / max(float(field.mean()), 1e-3), 1.0 / max(float(field.max()), 1e-3) * 1.1))
     return _multiply(image, _upsample(np.clip(field, 0.05, 1.5), (h, w)))
 
 
@@ -218,32 +220,49 @@ def jpeg(image: np.ndarray, p: dict) -> np.ndarray:
 _BAYER4 = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32)
 
 
+def ink_darkness(image: np.ndarray, colour_dropout: float) -> np.ndarray:
+    """0 (paper) .. 1 (black ink) relative to the local paper level, float32 HxW.
+
+    ``colour_dropout`` mixes luminance (a copier sees a red grid as grey) with the max channel
+    (the grid drops out, black ink stays). Relative to a local max-filtered background so uneven
+    lighting and thin anti-aliased traces at training size still threshold as ink.
+    """
+    h, w = image.shape[:2]
+    lum = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = lum if colour_dropout <= 0 else cv2.addWeighted(
+        lum, 1.0 - colour_dropout, image.max(axis=2).astype(np.float32), colour_dropout, 0.0)
+    lh, lw = _low_res_shape((h, w), 64)
+    small = cv2.resize(grey, (lw, lh), interpolation=cv2.INTER_AREA)
+    background = cv2.dilate(small, np.ones((5, 5), np.uint8))
+    background = _upsample(cv2.blur(background, (5, 5)), (h, w))
+    return np.clip(1.0 - grey / np.maximum(background, 1.0), 0.0, 1.0)
+
+
 def black_white(image: np.ndarray, p: dict) -> np.ndarray:
-    """Photocopy (steep toner curve, speckle, streaks) or fax (half vertical resolution, dither)."""
+    """Photocopy (steep toner curve on ink darkness, speckle, streaks) or fax (half vertical
+    resolution, ordered-dither threshold, flipped-bit speckle)."""
+    if p["mode"] not in ("photocopy", "fax"):
+        raise ValueError(f"unknown black-and-white mode {p['mode']!r}")
     h, w = image.shape[:2]
     rng = np.random.default_rng(p["seed"])
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    dark = ink_darkness(image, p["colour_dropout"])
     if p["mode"] == "photocopy":
-        ramp = np.arange(256, dtype=np.float32) / 255.0
-        curve = 1.0 / (1.0 + np.exp(-(ramp - p["threshold"]) * p["steepness"]))
-        lut = np.clip(curve * 255.0 * p["paper_white"] + 0.5, 0, 255).astype(np.uint8)
-        out = cv2.LUT((grey * 255.0 + 0.5).astype(np.uint8), lut)
+        toner = 1.0 / (1.0 + np.exp(-(dark - p["threshold"]) * p["steepness"]))
+        out = np.clip((1.0 - toner) * (255.0 * p["paper_white"]) + 0.5, 0, 255).astype(np.uint8)
         speckle = rng.random((h, w), dtype=np.float32) < p["speckle"]
         out[speckle] = (out[speckle] * 0.25).astype(np.uint8)
+        half_width = max(1, round(0.001 * w))
         for x in rng.integers(0, w, size=p["streaks"]):
-            x0, x1 = max(0, x - 1), min(w, x + 2)
-            out[:, x0:x1] = (out[:, x0:x1] * 0.7).astype(np.uint8)
-    elif p["mode"] == "fax":
-        half = cv2.resize(grey, (w, max(1, h // 2)), interpolation=cv2.INTER_AREA)
+            x0, x1 = max(0, x - half_width), min(w, x + half_width)
+            out[:, x0:x1] = (out[:, x0:x1] * 0.8).astype(np.uint8)
+    else:  # fax
+        half = cv2.resize(dark, (w, max(1, h // 2)), interpolation=cv2.INTER_AREA)
         tiles = np.tile((_BAYER4 + 0.5) / 16.0, (half.shape[0] // 4 + 1, w // 4 + 1))
-        dither = tiles[: half.shape[0], :w]
-        level = p["threshold"] + p["dither"] * (dither - 0.5)
-        binary = np.where(half > level, 255, 0).astype(np.uint8)
+        level = p["threshold"] + p["dither"] * (tiles[: half.shape[0], :w] - 0.5)
+        binary = np.where(half > level, 0, 255).astype(np.uint8)
         out = cv2.resize(binary, (w, h), interpolation=cv2.INTER_NEAREST)
         flips = rng.random((h, w), dtype=np.float32) < p["speckle"]
         out[flips] = 255 - out[flips]
-    else:
-        raise ValueError(f"unknown black-and-white mode {p['mode']!r}")
     return cv2.cvtColor(out, cv2.COLOR_GRAY2RGB)
 
 

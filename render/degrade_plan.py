@@ -87,7 +87,8 @@ def plan_photometric(spec: DegradeSpec, rng: np.random.Generator, hw: tuple[int,
         for _ in range(int(rng.integers(0, light.max_shadows + 1))):
             shadows.append({"polygon": _shadow_polygon(rng), "darkness": _u(rng, light.shadow_darkness),
                             "softness": float(rng.uniform(0.03, 0.12))})
-        camera.append({"op": "lighting", "gradient": _u(rng, light.gradient),
+        camera.append({"op": "lighting", "auto_exposure": bool(light.auto_exposure),
+                       "gradient": _u(rng, light.gradient),
                        "gradient_angle_rad": float(rng.uniform(0, 2 * np.pi)),
                        "vignette": _u(rng, light.vignette), "shadows": shadows})
     if spec.blur is not None:
@@ -112,16 +113,18 @@ def plan_photometric(spec: DegradeSpec, rng: np.random.Generator, hw: tuple[int,
     if spec.black_white is not None:
         if spec.black_white.mode == "photocopy":
             camera.append({"op": "black_white", "mode": "photocopy", "seed": _seed(rng),
-                           "threshold": float(rng.uniform(0.45, 0.65)),
-                           "steepness": float(rng.uniform(8, 20)),
+                           "colour_dropout": float(rng.uniform(0.0, 1.0)),
+                           "threshold": float(rng.uniform(0.12, 0.3)),
+                           "steepness": float(rng.uniform(15, 35)),
                            "paper_white": float(rng.uniform(0.93, 1.0)),
-                           "speckle": float(rng.uniform(0, 0.002)),
+                           "speckle": float(rng.uniform(0, 0.0008)),
                            "streaks": int(rng.integers(0, 3))})
         else:
             camera.append({"op": "black_white", "mode": "fax", "seed": _seed(rng),
-                           "threshold": float(rng.uniform(0.55, 0.7)),
+                           "colour_dropout": float(rng.uniform(0.3, 1.0)),
+                           "threshold": float(rng.uniform(0.15, 0.35)),
                            "dither": float(rng.uniform(0.0, 0.3)),
-                           "speckle": float(rng.uniform(0, 0.001))})
+                           "speckle": float(rng.uniform(0, 0.0005))})
     if spec.noise is not None:
         camera.append({"op": "noise", "seed": _seed(rng), "std": _u(rng, spec.noise.std),
                        "per_channel": bool(spec.noise.chromatic),

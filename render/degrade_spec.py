@@ -62,6 +62,7 @@ class LightingSpec:
     vignette: Range = (0.0, 0.15)
     max_shadows: int = 1
     shadow_darkness: Range = (0.15, 0.45)
+    auto_exposure: bool = False               # phone metering rescales a dim frame (capped)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ DEGRADE_PRESETS: dict[str, DegradeSpec] = {
         rotation=RotationSpec(4.0), perspective=PerspectiveSpec(0.06, (0.86, 0.96)),
         curl=CurlSpec(0.012, 0.4, (0.08, 0.2), 1), paper=PaperSpec(0.06),
         creases=CreaseSpec(2, (0.05, 0.15)), wrinkles=WrinkleSpec((0.02, 0.05)),
-        lighting=LightingSpec((0.05, 0.25), (0.05, 0.2), 1, (0.15, 0.35)),
+        lighting=LightingSpec((0.05, 0.25), (0.05, 0.2), 1, (0.15, 0.35), True),
         blur=BlurSpec(("gaussian", "defocus"), (0.0004, 0.0012)), colour=ColourSpec(),
         noise=NoiseSpec((0.008, 0.025), chromatic=True), jpeg=JpegSpec((60, 92)),
         background="table"),
@@ -181,10 +182,10 @@ DEGRADE_PRESETS: dict[str, DegradeSpec] = {
         rotation=RotationSpec(8.0), perspective=PerspectiveSpec(0.1, (0.8, 0.92)),
         curl=CurlSpec(0.025, 0.8, (0.1, 0.3), 2), crop=CropSpec(0.03), paper=PaperSpec(0.1),
         creases=CreaseSpec(3, (0.1, 0.25)), wrinkles=WrinkleSpec((0.05, 0.1), (4, 10)),
-        lighting=LightingSpec((0.15, 0.4), (0.1, 0.3), 2, (0.25, 0.5)),
-        blur=BlurSpec(("motion", "defocus", "gaussian"), (0.001, 0.0025)),
-        colour=ColourSpec(0.2, 0.2, 0.3, 0.04), noise=NoiseSpec((0.02, 0.05), chromatic=True),
-        jpeg=JpegSpec((25, 60)), background="table"),
+        lighting=LightingSpec((0.15, 0.35), (0.1, 0.25), 2, (0.25, 0.5), True),
+        blur=BlurSpec(("motion", "defocus", "gaussian"), (0.0006, 0.0014)),
+        colour=ColourSpec(0.15, 0.2, 0.3, 0.03), noise=NoiseSpec((0.015, 0.04), chromatic=True),
+        jpeg=JpegSpec((35, 70)), background="table"),
 }
 
 STRENGTHS = ("none", "light", "medium", "heavy")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from render import degrade_geometry as geo
@@ -15,7 +15,6 @@ def curl_field(bow: float, tilt: float, side: str, extent: float, amount: float,
     curl = {"bow_px": bow, "bow_tilt": tilt,
             "edge": {"side": side, "extent": extent, "amount_px": amount * extent * HW[1]},
             "folds": [{"angle_rad": 1.55, "offset_px": 140.0, "width_px": 4.0, "shift_px": fold_shift}]}
-    assert geo.curl_lipschitz_bound(HW, curl) < 1.0
     return curl
 
 
@@ -24,6 +23,7 @@ def curl_field(bow: float, tilt: float, side: str, extent: float, amount: float,
        extent=st.floats(0.08, 0.3), amount=st.floats(0.0, 0.15), fold_shift=st.floats(0.0, 1.2))
 def test_curl_forward_inverts_the_backward_map(bow, tilt, side, extent, amount, fold_shift):
     curl = curl_field(bow, tilt, side, extent, amount, fold_shift)
+    assume(geo.curl_lipschitz_bound(HW, curl) < 1.0)  # the planner keeps fields below 0.6
     p = np.random.default_rng(0).uniform([0, 0], [HW[1] - 1, HW[0] - 1], size=(200, 2))
     q, residual = geo.curl_forward_points(p, HW, curl)
     bx, by = geo.curl_backward_displacement(q[:, 0], q[:, 1], HW, curl)

@@ -24,7 +24,7 @@ STEP_PARAMS = {
                  "shadows": [{"polygon": [[0, 0], [0.5, 0], [0.4, 0.6]], "darkness": 0.4, "softness": 0.05}]},
     "blur": {"kind": "motion", "kernel_px": 5, "angle_deg": 30.0, "seed": 1},
     "colour": {"seed": 2, "brightness": 1.1, "contrast": 0.9, "saturation": 1.3, "hue": 0.02},
-    "black_white": {"mode": "photocopy", "seed": 4, "threshold": 0.5, "steepness": 12.0,
+    "black_white": {"mode": "photocopy", "seed": 4, "colour_dropout": 0.5, "threshold": 0.2, "steepness": 20.0,
                     "paper_white": 0.97, "speckle": 0.001, "streaks": 1},
     "noise": {"seed": 5, "std": 0.02, "per_channel": True, "scale": 0.5},
     "jpeg": {"quality": 30},
@@ -49,7 +49,8 @@ def test_noise_has_the_requested_strength():
 
 
 def test_fax_is_binary_and_keeps_the_trace():
-    out = photo.black_white(page(), {"mode": "fax", "seed": 0, "threshold": 0.6, "dither": 0.2, "speckle": 0.0})
+    out = photo.black_white(page(), {"mode": "fax", "seed": 0, "colour_dropout": 0.5, "threshold": 0.3,
+                                     "dither": 0.2, "speckle": 0.0})
     assert set(np.unique(out)) <= {0, 255}
     assert (out[58:73, 10:140] == 0).any() and (out[:40] == 255).mean() > 0.9
 
