@@ -12,7 +12,7 @@ class SimulatedCrash(RuntimeError):
     pass
 
 
-def _run(out_dir, crash_at_call=None, resume=None):
+def _run(out_dir, crash_at_call=None, resume=None, precision="fp32"):
     calls = {"n": 0}
 
     def objective(model, batch):
@@ -25,7 +25,8 @@ def _run(out_dir, crash_at_call=None, resume=None):
     train = make_loader(ToyRegression(40, noisy_augment=True), 4, seed=5)
     val = make_loader(ToyRegression(16, seed=3), 8, shuffle=False)
     config = TrainConfig(epochs=3, lr=1e-2, grad_accum_steps=2, warmup_steps=3, clip_grad_norm=1.0,
-                         save_every_steps=3, log_every=1, progress=False, out_dir=str(out_dir), seed=11)
+                         save_every_steps=3, log_every=1, progress=False, out_dir=str(out_dir), seed=11,
+                         precision=precision)
     result = fit(model, train, val, config, objective=objective, resume=resume)
     return model, result
 
@@ -70,3 +71,14 @@ def test_auto_resume_and_config_change_warning(tmp_path):
         fit(TinyMLP(), make_loader(ToyRegression(8), 4), None,
             TrainConfig.from_dict({**load_checkpoint(result.last_checkpoint)["config"], "epochs": 4}),
             objective=mse_objective, resume=result.last_checkpoint)
+
+
+def test_fp16_resume_restores_the_grad_scaler(tmp_path):
+    reference_model, _ = _run(tmp_path / "reference", precision="fp16")
+    with pytest.raises(SimulatedCrash):
+        _run(tmp_path / "crashed", crash_at_call=15, precision="fp16")
+    state = load_checkpoint(tmp_path / "crashed" / "last.pt")
+    assert state["scaler"]["scale"] < 65536.0  # the scaler has backed off: its state matters
+    resumed_model, _ = _run(tmp_path / "crashed", resume=tmp_path / "crashed" / "last.pt", precision="fp16")
+    assert _losses_by_step(tmp_path / "crashed") == _losses_by_step(tmp_path / "reference")
+    assert torch.equal(flat_params(resumed_model), flat_params(reference_model))
