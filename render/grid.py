@@ -62,7 +62,9 @@ def _layer(h: int, w: int, px_per_mm: float, box_px, width_mm: float, every: int
     qx = np.round(cx * (LEVELS - 1)).astype(np.uint8)
     qy = np.round(cy * (LEVELS - 1)).astype(np.uint8)
     if style == "lines":
-        return np.maximum((qx * inside_x.astype(np.uint8))[None, :], (qy * inside_y.astype(np.uint8))[:, None])
+        vertical = qx[None, :] * inside_y.astype(np.uint8)[:, None]  # x-lines, only rows in the box
+        horizontal = qy[:, None] * inside_x.astype(np.uint8)[None, :]
+        return np.maximum(vertical, horizontal)
     dots = np.multiply.outer(qy.astype(np.uint16), qx.astype(np.uint16)) // (LEVELS - 1)
     return dots.astype(np.uint8)
 

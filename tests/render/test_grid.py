@@ -1,0 +1,43 @@
+"""Grid raster: lines on exact mm positions, major every 5 mm, cached read-only pages."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from render.grid import _coverage, grid_page
+
+
+@pytest.mark.parametrize("px_per_mm", [72 / 25.4, 200 / 25.4, 600 / 25.4])
+def test_coverage_is_exact_box_filter(px_per_mm):
+    width = 0.18 * px_per_mm
+    cov = _coverage(400, 10.3, px_per_mm, width, 0, 400)
+    # each line's coverage integrates to its width (or the visible minimum) and sits on its mm position
+    k = np.arange(int((390 - 10.3) / px_per_mm))
+    centres = 10.3 + k * px_per_mm
+    half = int(np.ceil(max(width, 0.7) / 2 + 0.5))
+    for c in centres[1:-1]:
+        win = slice(int(round(c)) - half, int(round(c)) + half + 1)
+        idx = np.arange(400)[win]
+        assert cov[win].sum() == pytest.approx(max(width, 0.7), abs=1e-5)
+        assert (cov[win] * idx).sum() / cov[win].sum() == pytest.approx(c, abs=0.35)  # sub-pixel
+
+
+def test_major_lines_every_5_mm_and_cache():
+    ppm = 200 / 25.4
+    page, mask = grid_page(400, 600, ppm, (5.0, 5.0, 70.0, 45.0), "red", "lines", (255, 255, 255))
+    assert page.shape == (400, 600, 3) and not page.flags.writeable
+    row = page[200].astype(int).sum(axis=1)
+    darkest = np.argsort(row)[:14]  # the major columns are the darkest
+    mm = darkest / ppm - 5.0
+    assert np.all(np.abs(mm / 5 - np.round(mm / 5)) < 0.15)
+    assert grid_page(400, 600, ppm, (5.0, 5.0, 70.0, 45.0), "red", "lines", (255, 255, 255))[0] is page
+    assert (page[:30] == 255).all()  # outside the grid box: paper only
+    assert mask.dtype == np.uint8 and 0.05 < (mask > 0).mean() < 0.6
+
+
+def test_no_grid_and_dots():
+    plain, mask = grid_page(50, 60, 4.0, (1, 1, 14, 11), "none", "lines", (250, 250, 240))
+    assert (plain == [250, 250, 240]).all() and not mask.any()
+    dots, _ = grid_page(200, 200, 8.0, (1, 1, 24, 24), "blue", "dots", (255, 255, 255))
+    lines, _ = grid_page(200, 200, 8.0, (1, 1, 24, 24), "blue", "lines", (255, 255, 255))
+    assert (dots < 250).any(axis=2).mean() < (lines < 250).any(axis=2).mean()

@@ -1,0 +1,29 @@
+"""random_spec: seeded, varied, valid."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from render import random_spec
+
+
+def test_same_generator_state_same_specs():
+    a = [random_spec(np.random.default_rng(5), degrade_strength=None) for _ in range(2)]
+    assert a[0] == a[1]
+
+
+def test_specs_vary_and_respect_restrictions():
+    rng = np.random.default_rng(1)
+    specs = [random_spec(rng, degrade_strength=None) for _ in range(200)]
+    assert len({layout.name for layout, _, _ in specs}) >= 7
+    assert len({style.grid_color for _, style, _ in specs}) >= 6
+    assert {style.paper_speed_mm_s for _, style, _ in specs} == {25.0, 50.0}
+    only = [random_spec(rng, layouts=["6x2"], dpi=96, degrade_strength=None) for _ in range(5)]
+    assert {(layout.name, style.dpi) for layout, style, _ in only} == {("6x2", 96)}
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="Generator"):
+        random_spec(5)
+    with pytest.raises(ValueError, match="no known layout"):
+        random_spec(np.random.default_rng(0), layouts=["7x7"])
