@@ -106,9 +106,8 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
         op = step["op"]
         if op == "resize":
             to_hw = tuple(step["to_hw"])
-            matrix = geo.resize_matrix(image.shape[:2], to_hw)
-            image = geo.resize_image(image, to_hw)
-            masks = {k: geo.binarise_mask(geo.resize_image(m, to_hw)) for k, m in masks.items()}
+            image, matrix = geo.resize_image(image, to_hw)
+            masks = {k: geo.binarise_mask(geo.resize_image(m, to_hw)[0]) for k, m in masks.items()}
             pts = {k: geo.apply_homography_to_points(matrix, v) for k, v in pts.items()}
         elif op == "geometry":
             hw = image.shape[:2]
