@@ -100,6 +100,7 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
     """Apply a stored record (from ``Degraded.record``) to a clean page: the deterministic phase."""
     masks = dict(masks or {})
     _check_inputs(image, points, masks)
+    given_image, given_masks = image, dict(masks)  # never hand the caller's arrays back aliased
     pts = {k: np.asarray(v, dtype=np.float64).reshape(-1, 2).copy() for k, v in points.items()}
     out_record = []
     for step in record:
@@ -127,7 +128,9 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
     h, w = image.shape[:2]
     visible = {k: (np.isfinite(v).all(axis=1) & (v[:, 0] >= 0) & (v[:, 0] <= w - 1)
                    & (v[:, 1] >= 0) & (v[:, 1] <= h - 1)) for k, v in pts.items()}
-    return Degraded(image=np.ascontiguousarray(image), points=pts, visible=visible, masks=masks,
+    image = image.copy() if image is given_image else np.ascontiguousarray(image)
+    masks = {k: m.copy() if m is given_masks.get(k) else m for k, m in masks.items()}
+    return Degraded(image=image, points=pts, visible=visible, masks=masks,
                     record=_jsonable(out_record))
 
 

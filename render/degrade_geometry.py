@@ -83,7 +83,9 @@ def apply_homography_to_points(matrix: np.ndarray, points: np.ndarray) -> np.nda
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if len(pts) == 0:
         return pts.copy()
-    return cv2.perspectiveTransform(pts[None], np.asarray(matrix, dtype=np.float64))[0]
+    out = cv2.perspectiveTransform(pts[None], np.asarray(matrix, dtype=np.float64))[0]
+    out[~np.isfinite(pts).all(axis=1)] = np.nan  # OpenCV maps NaN to 0; keep trace gaps as gaps
+    return out
 
 
 # ----------------------------------------------------------------------------- curl field
@@ -133,9 +135,12 @@ def curl_backward_displacement(xs: np.ndarray, ys: np.ndarray, hw: tuple[int, in
 def curl_forward_points(points: np.ndarray, hw: tuple[int, int], curl: dict
                         ) -> tuple[np.ndarray, float]:
     """Solve q + b(q) = p for every point by fixed-point iteration; returns (q, max residual px)."""
-    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    p_all = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    finite = np.isfinite(p_all).all(axis=1)  # gaps (NaN) in a trace stay NaN
+    q_all = p_all.copy()
+    p = p_all[finite]
     if len(p) == 0:
-        return p.copy(), 0.0
+        return q_all, 0.0
     q = p.copy()
     for _ in range(_FIXED_POINT_STEPS):
         bx, by = curl_backward_displacement(q[:, 0], q[:, 1], hw, curl)
@@ -146,7 +151,8 @@ def curl_forward_points(points: np.ndarray, hw: tuple[int, int], curl: dict
             break
     bx, by = curl_backward_displacement(q[:, 0], q[:, 1], hw, curl)
     residual = float(np.max(np.hypot(q[:, 0] + bx - p[:, 0], q[:, 1] + by - p[:, 1])))
-    return q, residual
+    q_all[finite] = q
+    return q_all, residual
 
 
 def curl_lipschitz_bound(hw: tuple[int, int], curl: dict) -> float:

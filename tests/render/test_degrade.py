@@ -218,6 +218,25 @@ def test_byte_identical_across_processes():
     assert runs[0] == runs[1] and len(runs[0].strip()) == 64
 
 
+def test_nan_gaps_stay_nan_and_the_record_stays_strict_json():
+    image, _ = dot_page()
+    pts = {"gappy": np.array([[10.0, 20.0], [np.nan, np.nan], [200.0, 150.0]])}
+    out = apply_degradations(image, pts, None, GEOMETRIC["all"], np.random.default_rng(1))
+    assert np.isnan(out.points["gappy"][1]).all() and np.isfinite(out.points["gappy"][[0, 2]]).all()
+    assert not out.visible["gappy"][1]
+    json.dumps(out.record, allow_nan=False)
+
+
+def test_outputs_never_alias_the_inputs():
+    image, points, masks = synthetic_page(64, 80)
+    out = apply_degradations(image, points, masks, DEGRADE_PRESETS["none"], np.random.default_rng(0))
+    assert np.array_equal(out.image, image) and out.record == []
+    out.image[:] = 0
+    out.masks["trace"][:] = 0
+    out.points["lead0"][:] = -1
+    assert image.max() > 0 and masks["trace"].max() == 255 and points["lead0"].min() > 0
+
+
 def test_points_leaving_the_frame_are_kept_and_flagged():
     image, _ = dot_page()
     h, w = image.shape[:2]
