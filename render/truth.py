@@ -61,7 +61,8 @@ def finish(image, masks, points, panel_info, calibration, texts, base, degrade_s
         from .degrade import apply_degradations
 
         out = apply_degradations(image, points, masks, degrade_spec, rng, out_size)
-        image, points, masks, record = out.image, out.points, out.masks, out.record
+        image, points, record = out.image, out.points, out.record
+        masks = out.masks if masks is not None else None
     elif out_size is not None and tuple(out_size) != tuple(page_hw):
         image, masks, points = resize_page(image, masks, points, out_size)
     hw = image.shape[:2]

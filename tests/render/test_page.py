@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 
 import render
-from render_helpers import xy
 from render import LAYOUT_PRESETS, PaperStyle, RenderInputError
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def xy(panel: dict) -> np.ndarray:
+    """A truth panel's per-sample points as an (n, 2) array (null gaps -> NaN)."""
+    return np.stack([np.asarray(panel["x"], np.float64), np.asarray(panel["y"], np.float64)], axis=1)
 
 
 def recover(panel: dict, truth: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -212,3 +216,19 @@ def test_short_and_two_lead_signals():
                       style=PaperStyle(dpi=72))
     assert [p["stop"] for p in r.truth["panels"]] == [1250, 1250]
     assert hashlib.sha256(r.image.tobytes()).hexdigest()
+
+
+def test_render_never_imports_torch_or_ecgimg():
+    """The clean path loads neither; the package source imports neither (the CLI may use ecgimg's
+    reader lazily)."""
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); import numpy as np, render; "
+            "r = render.render(np.zeros((12, 1000)), 500, " + repr(list(LAYOUT_PRESETS["3x4"].leads)) +
+            ", style=render.PaperStyle(dpi=72), out_size=128); "
+            "print(sorted(m for m in ('torch', 'ecgimg') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    for path in (REPO / "render").glob("*.py"):
+        text = path.read_text()
+        assert "import torch" not in text and "from torch" not in text, path
+        if path.name != "cli.py":
+            assert "import ecgimg" not in text and "from ecgimg" not in text, path

@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 
 import render
-from render_helpers import xy
 from render import PaperStyle
 
 degrade = pytest.importorskip("render.degrade")
+
+
+def xy(panel: dict) -> np.ndarray:
+    """A truth panel's per-sample points as an (n, 2) array (null gaps -> NaN)."""
+    return np.stack([np.asarray(panel["x"], np.float64), np.asarray(panel["y"], np.float64)], axis=1)
 
 
 def ink_map(image: np.ndarray, adaptive: bool) -> np.ndarray:
