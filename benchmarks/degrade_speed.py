@@ -63,13 +63,16 @@ def ms_per_call(fn, repeats: int) -> float:
 
 
 def page_and_points(out_hw):
-    page = render.render(synthetic_signal(), 500.0, LEADS, layout="3x4+1R", seed=0)
-    image = page.image
-    points = {f"p{i}": np.asarray(p["points"], np.float64) for i, p in enumerate(page.truth["panels"])}
+    """A real clean page plus a truth-sized point set (12 x 1250 + 5000 rhythm samples) laid along
+    the page; the point cost does not depend on where the points are."""
+    image = render.render(synthetic_signal(), 500.0, LEADS, layout="3x4+1R", seed=0).image
     if out_hw != image.shape[:2]:
-        scale = np.array([out_hw[1] / image.shape[1], out_hw[0] / image.shape[0]])
         image = cv2.resize(image, (out_hw[1], out_hw[0]), interpolation=cv2.INTER_AREA)
-        points = {k: (v + 0.5) * scale - 0.5 for k, v in points.items()}
+    h, w = image.shape[:2]
+    points = {}
+    for k, n in enumerate([1250] * 12 + [5000]):
+        xs = np.linspace(0.05 * w, 0.95 * w, n)
+        points[f"panel{k}"] = np.stack([xs, np.full(n, (k % 4 + 1) * h / 6.0) + 5 * np.sin(xs)], axis=1)
     return image, points
 
 
