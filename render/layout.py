@@ -83,6 +83,7 @@ CABRERA_ORDER = ("aVL", "I", "-aVR", "II", "aVF", "III") + CHEST_LEADS
 LAYOUT_PRESETS: dict[str, LayoutSpec] = {
     "3x4": LayoutSpec("3x4", _columns(STANDARD_ORDER, 3), ()),
     "3x4+1R": LayoutSpec("3x4+1R", _columns(STANDARD_ORDER, 3), ("II",)),
+    "3x4+2R": LayoutSpec("3x4+2R", _columns(STANDARD_ORDER, 3), ("II", "V1")),
     "3x4+3R": LayoutSpec("3x4+3R", _columns(STANDARD_ORDER, 3), ("V1", "II", "V5")),
     "6x2": LayoutSpec("6x2", _columns(STANDARD_ORDER, 6), ()),
     "6x2+1R": LayoutSpec("6x2+1R", _columns(STANDARD_ORDER, 6), ("II",)),

@@ -10,7 +10,7 @@ import numpy as np
 from .layout import LAYOUT_PRESETS, LayoutSpec
 from .paper import PaperStyle
 
-_LAYOUT_WEIGHTS = {"3x4+1R": 0.34, "3x4": 0.12, "3x4+3R": 0.12, "6x2": 0.1, "6x2+1R": 0.05,
+_LAYOUT_WEIGHTS = {"3x4+1R": 0.32, "3x4": 0.1, "3x4+2R": 0.04, "3x4+3R": 0.12, "6x2": 0.1, "6x2+1R": 0.05,
                    "12x1": 0.08, "cabrera-3x4": 0.07, "1x1": 0.06, "2x1": 0.06}
 _GRID_WEIGHTS = {"red": 0.34, "pink": 0.2, "orange": 0.1, "green": 0.08, "blue": 0.08, "grey": 0.12,
                  "none": 0.08}

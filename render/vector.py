@@ -36,12 +36,24 @@ def _chart_arguments(layout: LayoutSpec, leads: list[str]) -> dict:
 
 def export_vector(signal, fs, leads, path, layout="3x4+1R", style=None, title: str | None = None) -> Path:
     """Write `signal` (n_leads, n_samples) mV as an SVG or PDF page (by `path` suffix); return the path."""
-    import ecg_plot
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".svg", ".pdf"):
         raise ValueError(f"vector export writes .svg or .pdf, not {path.name!r}")
+    chart = ecgplot_chart(signal, fs, leads, layout, style, title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".svg":
+        path.write_text(chart.to_svg())
+    else:
+        fig, _ = chart.to_matplotlib()
+        fig.savefig(path, format="pdf")
+    return path
+
+
+def ecgplot_chart(signal, fs, leads, layout="3x4+1R", style=None, title: str | None = None):
+    """The ecg-plot `ECGChart` for our layout/style (raises ValueError where ecg-plot cannot)."""
+    import ecg_plot
+
     layout_spec = get_layout(layout)
     style_spec: PaperStyle = get_style(style)
     if style_spec.limb_gain_mm_mv != style_spec.chest_gain_mm_mv:
@@ -64,14 +76,7 @@ def export_vector(signal, fs, leads, path, layout="3x4+1R", style=None, title: s
         font_size=style_spec.label_size_mm,
         calibration=style_spec.calibration,
     )
-    chart = ecg_plot.plot(rows, sample_rate=fs, lead_names=wanted, title=title,
-                          speed=style_spec.paper_speed_mm_s, gain=style_spec.limb_gain_mm_mv,
-                          window=(0.0, min(layout_spec.seconds, rows.shape[1] / fs)),
-                          style=chart_style, **args)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".svg":
-        path.write_text(chart.to_svg())
-    else:
-        fig, _ = chart.to_matplotlib()
-        fig.savefig(path, format="pdf")
-    return path
+    return ecg_plot.plot(rows, sample_rate=fs, lead_names=wanted, title=title,
+                         speed=style_spec.paper_speed_mm_s, gain=style_spec.limb_gain_mm_mv,
+                         window=(0.0, min(layout_spec.seconds, rows.shape[1] / fs)),
+                         style=chart_style, **args)
