@@ -139,7 +139,7 @@ _MIT_AGE_SEX = re.compile(r"^\s*(\d{1,3})\s+([MF])\b")
 
 
 def parse_header_comments(comments: Sequence[str]) -> dict[str, Any]:
-    """Parse WFDB header comments into meta: ``age`` (int), ``sex`` ("M"/"F"), ``dx`` (SNOMED codes).
+    """Parse WFDB header comments into ``age`` (int), ``sex`` ("M"/"F"), ``dx`` (SNOMED codes).
 
     Understands the CinC-2021 convention (``#Age: 85``, ``#Sex: Male``, ``#Dx: 1,2``), PTB
     Diagnostic (``age: 81``, ``sex: female``) and MIT/QT DB (``69 M ...``). All ``key: value``

@@ -7,8 +7,10 @@ is added to electrode potentials (RA, LA, LL, V1-V6), never to leads — and giv
 stable "biometric signature" (wave directions, amplitudes, QRS width, QT, electrode placement)
 that varies only slightly between that patient's recordings.
 
-Coordinates: x = patient's left, y = inferior (feet), z = anterior. Every wave (P, Q, R, S, T)
-of every beat is a Gaussian in time (s) times a dipole direction times an amplitude (mV).
+Coordinates: x = patient's left, y = inferior (feet), z = anterior. Every wave of every beat
+(P; septal Q; apical R1 and lateral R2, which sweep the QRS loop from anterior to leftward so R
+grows from V1 to V4; basal S; T) is a Gaussian in time (s) times a dipole direction times an
+amplitude (mV). Precordial lead vectors are longer for V2-V4, which lie closest to the heart.
 
 Labels (binary, 0/1), linked to traits with deliberate noise so they are learnable, not trivial:
 * ``lvsd`` (~25% of patients): lower QRS voltage, wider QRS, R vector rotated posteriorly
@@ -27,16 +29,19 @@ import numpy as np
 
 from ecgimg.data.record import STANDARD_LEADS, Record
 
-WAVES = ("P", "Q", "R", "S", "T")
+WAVES = ("P", "Q", "R1", "R2", "S", "T")
 _BASE_DATE = datetime(2015, 1, 1)
 
 #: Precordial electrode azimuths in the horizontal plane (degrees from +x toward +z anterior).
-_PRECORDIAL_AZIMUTH_DEG = np.array([118.0, 96.0, 76.0, 56.0, 30.0, 5.0])
+_PRECORDIAL_AZIMUTH_DEG = np.array([120.0, 100.0, 75.0, 50.0, 25.0, 0.0])
+#: Precordial lead-vector lengths: V2-V4 sit closest to the heart and record the largest QRS.
+_PRECORDIAL_GAIN = np.array([1.2, 1.8, 1.8, 1.6, 1.3, 1.0])
 #: Typical wave dipole directions (x left, y inferior, z anterior), before per-patient jitter.
 _WAVE_DIRECTION = {
     "P": (0.5, 0.8, 0.15),
     "Q": (-0.6, 0.25, 0.75),   # septal depolarisation: rightward and anterior
-    "R": (0.6, 0.65, -0.2),    # main LV free wall: leftward, inferior, slightly posterior
+    "R1": (0.5, 0.5, 0.6),     # apical: leftward and anterior (tall R in V3-V4)
+    "R2": (0.7, 0.5, -0.3),    # lateral LV free wall: leftward, slightly posterior (R in V5-V6)
     "S": (-0.35, -0.45, -0.8),  # basal: rightward, superior, posterior
     "T": (0.55, 0.6, 0.3),     # concordant with the QRS axis
 }
@@ -79,23 +84,28 @@ def _patient_traits(rng: np.random.Generator) -> dict[str, Any]:
     female = int(rng.random() < 0.5)
     lvsd = int(rng.random() < 0.25)
     af_prone = rng.random() < 0.18
-    directions = {w: _unit(np.array(d) + rng.normal(0, 0.18, 3)) for w, d in _WAVE_DIRECTION.items()}
-    if lvsd:  # poor R progression: R vector turns posterior by a variable amount
-        directions["R"] = _unit(directions["R"] + np.array([0.0, 0.0, -rng.uniform(0.0, 0.6)]))
+    directions = {wave: _unit(np.array(d) + rng.normal(0, 0.18, 3))
+                  for wave, d in _WAVE_DIRECTION.items()}
+    if lvsd:  # poor R progression: the apical R vector turns posterior by a variable amount
+        directions["R1"] = _unit(directions["R1"] + np.array([0.0, 0.0, -rng.uniform(0.0, 0.9)]))
     qrs_amp = rng.lognormal(0.0, 0.22) * (0.78 if female else 1.0) * (
         rng.uniform(0.55, 0.95) if lvsd else 1.0)
     qrs_width = rng.normal(1.0, 0.12) * (rng.uniform(1.05, 1.5) if lvsd else 1.0)
-    qtc_s = rng.normal(0.43 if female else 0.40, 0.02) + (0.015 if lvsd else 0.0)
+    qtc_s = rng.normal(0.435 if female else 0.40, 0.02) + (0.015 if lvsd else 0.0)
     azimuth = np.deg2rad(_PRECORDIAL_AZIMUTH_DEG + rng.normal(0, 6, 6))
     elevation = rng.normal(0.0, 0.15, 6)
-    chest = _unit(np.stack([np.cos(azimuth), elevation, np.sin(azimuth)], axis=1))
+    chest = _unit(np.stack([np.cos(azimuth), elevation, np.sin(azimuth)], axis=1)) * (
+        _PRECORDIAL_GAIN * rng.lognormal(-0.12 if female else 0.0, 0.1))[:, None]  # breast tissue
     return {
         "sex": female, "lvsd": lvsd, "af_prone": bool(af_prone),
         "age": int(np.clip(rng.normal(62 if lvsd else 55, 14), 18, 95)),
         "directions": directions,
         "amp_mv": {"P": rng.uniform(0.1, 0.2), "Q": 0.15 * qrs_amp * rng.uniform(0.5, 1.5),
-                   "R": 1.4 * qrs_amp, "S": 0.5 * qrs_amp * rng.uniform(0.6, 1.4),
-                   "T": 0.35 * rng.lognormal(0, 0.2) * (0.85 if female else 1.0) * (rng.uniform(0.4, 0.9) if lvsd else 1.0)},
+                   "R1": 0.7 * qrs_amp * rng.uniform(0.7, 1.3),
+                   "R2": 0.9 * qrs_amp * rng.uniform(0.7, 1.3),
+                   "S": 0.5 * qrs_amp * rng.uniform(0.6, 1.4),
+                   "T": 0.35 * rng.lognormal(0, 0.2) * (0.85 if female else 1.0)
+                   * (rng.uniform(0.4, 0.9) if lvsd else 1.0)},
         "qrs_width": qrs_width, "qtc_s": qtc_s, "pr_s": rng.uniform(0.13, 0.20),
         "p_width_s": rng.uniform(0.018, 0.03), "t_width_s": rng.uniform(0.035, 0.055),
         "heart_rate_bpm": rng.uniform(55, 85), "hrv": rng.uniform(0.01, 0.08),
@@ -124,9 +134,10 @@ def _one_ecg(traits: dict[str, Any], rng: np.random.Generator,
     width = traits["qrs_width"] * rng.normal(1.0, 0.03)
     qt_s = traits["qtc_s"] * np.sqrt(np.clip(rr_s, 0.4, 1.6))
     offsets = {"P": -traits["pr_s"] * np.ones(n_beats), "Q": -0.028 * width * np.ones(n_beats),
-               "R": np.zeros(n_beats), "S": 0.03 * width * np.ones(n_beats), "T": qt_s - 0.11}
-    sigmas = {"P": traits["p_width_s"], "Q": 0.009 * width, "R": 0.011 * width,
-              "S": 0.011 * width, "T": traits["t_width_s"]}
+               "R1": -0.008 * width * np.ones(n_beats), "R2": 0.008 * width * np.ones(n_beats),
+               "S": 0.03 * width * np.ones(n_beats), "T": qt_s - 0.11}
+    sigmas = {"P": traits["p_width_s"], "Q": 0.009 * width, "R1": 0.009 * width,
+              "R2": 0.01 * width, "S": 0.011 * width, "T": traits["t_width_s"]}
     waves = [w for w in WAVES if not (af and w == "P")]
     amp_scale = rng.normal(1.0, 0.05)
     centres = np.concatenate([r_times_s + offsets[w] for w in waves])            # (W*B,)

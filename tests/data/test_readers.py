@@ -50,7 +50,8 @@ def test_npz_and_npy_conventions(tmp_path):
     np.save(tmp_path / "b.npy", sig.T)  # (n_samples, n_leads) is accepted and transposed
     with pytest.raises(UnreadableRecordError, match="needs fs and leads"):
         load_record(tmp_path / "b.npy")
-    (tmp_path / "b.json").write_text(json.dumps({"fs": 250, "leads": [x.upper() for x in STANDARD_LEADS]}))
+    upper_case = [name.upper() for name in STANDARD_LEADS]
+    (tmp_path / "b.json").write_text(json.dumps({"fs": 250, "leads": upper_case}))
     rec = load_record(tmp_path / "b.npy")
     assert rec.fs == 250 and rec.leads == STANDARD_LEADS and rec.signal.shape == (12, 5000)
     np.save(tmp_path / "c.npy", sig)
