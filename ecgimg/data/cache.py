@@ -184,6 +184,15 @@ class SignalCache:
     def tasks(self) -> dict[str, Any]:
         return self.meta["tasks"]
 
+    @property
+    def fs(self) -> float:
+        """Sampling rate of the cached signals, Hz."""
+        return float(self.meta["fs"])
+
+    @property
+    def leads(self) -> tuple[str, ...]:
+        return tuple(self.meta["leads"])
+
     def targets(self, task: str) -> tuple[list[str], np.ndarray]:
         """(class names, float32 [N, K] matrix; NaN where the label is unknown) for a task."""
         if task not in self.tasks:

@@ -24,6 +24,7 @@ def test_round_trip_and_label_columns(tmp_path):
     cache = build_cache(records, tmp_path / "c", splits=["train", "test", "val"], progress=False)
     again = SignalCache.open(tmp_path / "c")
     assert again.signals.shape == (3, 12, 5000) and again.signals.dtype == np.float32
+    assert again.fs == 500.0 and again.leads == STANDARD_LEADS and len(again) == 3
     np.testing.assert_allclose(again.signals[0], records[0].signal, atol=1e-6)
     assert list(again.index.columns[:5]) == ["record_id", "patient_id", "recorded_at", "split",
                                              "source"]
