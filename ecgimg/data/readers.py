@@ -36,13 +36,24 @@ _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-
 
 
 def load_record(path: str | Path, *, fs: float | None = None,
-                leads: Sequence[str] | None = None) -> Record:
+                leads: Sequence[str] | None = None, allow_nonfinite: bool = False) -> Record:
     """Read one ECG record of any supported format into a `Record` (signal float32, mV).
 
     `fs` and `leads` are only used for bare ``.npy`` arrays (which carry neither).
-    Every failure raises a subclass of `RecordError` naming the file and the problem.
+    Every failure raises a subclass of `RecordError` naming the file and the problem; NaN/inf
+    samples (e.g. WFDB "invalid sample" markers) are refused unless `allow_nonfinite`.
     """
-    path = Path(path)
+    record = _dispatch(Path(path), fs, leads)
+    if not allow_nonfinite:
+        finite = np.isfinite(record.signal).all(axis=1)
+        if not finite.all():
+            bad = ", ".join(name for name, ok in zip(record.leads, finite) if not ok)
+            raise InvalidSignalError(record.meta.get("path", path),
+                                     f"NaN or infinite samples in lead(s) {bad}")
+    return record
+
+
+def _dispatch(path: Path, fs: float | None, leads: Sequence[str] | None) -> Record:
     given = path.suffix.lower()
     base = path.with_suffix("") if given in KNOWN_EXTENSIONS else path
     hea, mat, npz, npy = (Path(f"{base}{ext}") for ext in (".hea", ".mat", ".npz", ".npy"))

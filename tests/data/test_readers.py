@@ -163,3 +163,27 @@ def test_misc_records(shared_data):
     assert qt.leads == ("MLII", "V5") and qt.fs == 250
     js = load_record(shared_data / "misc" / "JS00001.mat")
     assert js.meta["dx"] == ["164889003", "59118001", "164934002"]
+
+
+def test_nan_in_file_is_refused_unless_allowed(tmp_path):
+    sig = smooth_signal()
+    sig[4, 50] = np.nan
+    np.savez(tmp_path / "n.npz", signal=sig, fs=500.0, leads=np.array(STANDARD_LEADS))
+    with pytest.raises(InvalidSignalError, match=r"n\.npz.*aVL"):
+        load_record(tmp_path / "n.npz")
+    assert np.isnan(load_record(tmp_path / "n.npz", allow_nonfinite=True).signal).sum() == 1
+
+
+def test_wfdb_invalid_sample_marker_becomes_an_error(tmp_path):
+    base = write_wfdb(tmp_path, "gap", smooth_signal())
+    raw = np.fromfile(tmp_path / "gap.dat", dtype="<i2").reshape(-1, 12)
+    raw[100, 2] = -32768  # WFDB's "no sample" value for format 16
+    raw.tofile(tmp_path / "gap.dat")
+    hea = tmp_path / "gap.hea"  # keep the checksum honest so only the NaN check can fire
+    lines = hea.read_text().splitlines()
+    fields = lines[3].split()
+    fields[6] = str(int(raw[:, 2].astype(np.int64).sum()) % 65536)
+    lines[3] = " ".join(fields)
+    hea.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidSignalError, match="NaN or infinite samples in lead.s. III"):
+        load_record(base)
