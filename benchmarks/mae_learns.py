@@ -11,7 +11,7 @@ CPU setting (documented deviation from the paper's 512-d x 8 decoder): decoder 1
 blocks, so a step costs ~1/10 as much on two shared cores. Targets are the z-scored signal
 (``norm_pix_loss=False``) so the figure shows honest reconstructions.
 
-    .venv/bin/python benchmarks/mae_learns.py --minutes 4 --threads 1
+    .venv/bin/python benchmarks/mae_learns.py --minutes 4 --threads 1   # or --steps 800
 """
 from __future__ import annotations
 
@@ -127,6 +127,7 @@ def run(name: str, train: np.ndarray, held_out: np.ndarray, args) -> None:
     references = reference_losses(model, held)
     n_steps, seconds_per_step = steps_per_budget(model, torch.from_numpy(train[:args.batch]),
                                                  args.minutes)
+    n_steps = args.steps or n_steps
     config = TrainConfig(epochs=1000, max_steps=n_steps, lr=args.lr, weight_decay=0.05,
                          optimizer="adamw", betas=(0.9, 0.95), warmup_steps=max(5, n_steps // 10),
                          min_lr=args.lr / 20, clip_grad_norm=1.0, seed=0, progress=False,
@@ -154,7 +155,8 @@ def run(name: str, train: np.ndarray, held_out: np.ndarray, args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=4.0, help="training budget per dataset")
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=0, help="optimizer steps (overrides --minutes)")
+    parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--datasets", default="synthetic,ptbxl")

@@ -14,9 +14,11 @@ Position embeddings are separable: ``pos[lead, t] = lead_embed[lead] + time_embe
 
 * ``lead_embed`` is learned and indexed by lead *name* (rows follow ``STANDARD_LEADS``), so an
   encoder built for a lead subset (e.g. ("II", "V5")) loads the weights of a 12-lead model
-  unchanged and gives each lead the embedding it was pretrained with.
-* ``time_embed`` is a fixed 1-D sin-cos table by default (like MAE's fixed 2-D sin-cos), which
-  carries over to other input lengths; ``time_embed="learned"`` makes it a parameter instead.
+  unchanged and gives each lead the embedding it was pretrained with. It starts as a sin-cos code
+  of the lead index in the second half of the channels (zeros in the first).
+* ``time_embed`` is a fixed 1-D sin-cos table in the first half of the channels by default (like
+  MAE's fixed 2-D sin-cos, which splits the channels between the two axes); it carries over to
+  other input lengths. ``time_embed="learned"`` makes it a parameter (same initial values).
 
 Blocks are timm ``Block``s, always called with keyword arguments (the reference MAE's positional
 call breaks on current timm).
@@ -88,15 +90,21 @@ class LeadTimePositions(nn.Module):
         device = self.lead_embed.device  # honours a `with torch.device(...)` context (meta, cuda)
         self.register_buffer("lead_index", torch.tensor([vocab.index(n) for n in leads], device=device),
                              persistent=False)
+        # Like MAE's 2-D sin-cos, time and lead start in disjoint halves of the channels: time
+        # sin-cos in the first half, lead sin-cos (then learned) in the second, so both are plain to
+        # attention from step one (a 0.02-std lead init drowns under unit-amplitude time codes).
+        time_dims = 2 * (dim // 4)
+        lead_dims = dim - time_dims
+        time_table = torch.zeros(n_time_patches, dim, device=device)
+        time_table[:, :time_dims] = sincos_1d(n_time_patches, time_dims).to(device)
         if time_embed == "sincos":
-            self.register_buffer("time_embed", sincos_1d(n_time_patches, dim).to(device),
-                                 persistent=False)
+            self.register_buffer("time_embed", time_table, persistent=False)
         elif time_embed == "learned":
-            self.time_embed = nn.Parameter(torch.zeros(n_time_patches, dim))
-            nn.init.trunc_normal_(self.time_embed, std=0.02)
+            self.time_embed = nn.Parameter(time_table)
         else:
             raise ValueError(f"time_embed must be 'sincos' or 'learned', got {time_embed!r}")
-        nn.init.trunc_normal_(self.lead_embed, std=0.02)
+        with torch.no_grad():
+            self.lead_embed[:, time_dims:] = sincos_1d(len(vocab), lead_dims + lead_dims % 2)[:, :lead_dims]
 
     def forward(self) -> torch.Tensor:
         """(n_leads * n_time_patches, dim) table in lead-major token order."""
