@@ -154,7 +154,9 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         points[f"panel{k}"] = pts
         points[f"baseline{k}"] = np.array([[p.x_mm, p.baseline_mm], [p.x_mm + p.width_mm, p.baseline_mm]]) * ppm
         points[f"cell{k}"] = _quad(p.x_mm, p.top_mm, p.x_mm + p.width_mm, p.bottom_mm) * ppm
-        label_box = text.draw_text(image, p.lead, (p.x_mm + 1.0) * ppm, (p.top_mm + 1.0) * ppm,
+        # label above the trace start, about where printers put it (not at the far top of a tall row)
+        label_top_mm = max(p.top_mm + 1.0, p.baseline_mm - 10.0 - style_spec.label_size_mm)
+        label_box = text.draw_text(image, p.lead, (p.x_mm + 1.0) * ppm, label_top_mm * ppm,
                                    label_px, ink, style_spec.font, text_mask)
         points[f"label{k}"] = _quad(*label_box) - 0.5  # pixel edges -> centre coordinates
         if layout_spec.separators and p.column > 0:
