@@ -1,8 +1,7 @@
 """Patient-level splits: seeded, stable across processes and machines, and leak-checked.
 
-A patient's split depends only on (seed, patient id) through a cryptographic hash, never on
-Python's salted `hash`, on the order of records, or on how many other patients exist — so adding
-records never moves an existing patient to another split.
+Patients are ranked by a cryptographic hash of (seed, patient id) — never Python's salted `hash`
+— so a split is identical in every process and does not depend on the order of records.
 """
 from __future__ import annotations
 
@@ -37,26 +36,47 @@ def patient_keys(patient_ids: Sequence[str | None],
 
 def patient_split(patient_ids: Sequence[str | None],
                   fractions: Mapping[str, float] | None = None, seed: int = 0,
-                  record_ids: Sequence[str] | None = None) -> np.ndarray:
+                  record_ids: Sequence[str] | None = None, exact: bool = True) -> np.ndarray:
     """Split label per record such that all records of one patient share a split.
 
     `fractions` maps split name -> share of patients (normalised to sum 1); a record with no
-    patient id is its own patient. Shares are met in expectation (hash buckets), which keeps a
-    patient's assignment independent of every other patient.
+    patient id is its own patient. Patients are ordered by their stable hash; with
+    ``exact=True`` (default) the first round(share * n_patients) go to the first split and so on
+    (largest remainder), so even a 20-patient cohort gets every split it asks for. With
+    ``exact=False`` each patient falls in the hash bucket of its share, which keeps a patient's
+    split fixed when the cohort grows, at the cost of shares met only on average.
     """
     fractions = dict(DEFAULT_FRACTIONS if fractions is None else fractions)
     if not fractions or any(share < 0 for share in fractions.values()):
         raise ValueError(f"fractions must be non-negative shares, got {fractions}")
     total = float(sum(fractions.values()))
+    if total <= 0:
+        raise ValueError(f"fractions must not all be zero, got {fractions}")
     names = list(fractions)
-    edges = np.cumsum([fractions[name] / total for name in names])
-    edges[-1] = 1.0
+    shares = np.array([fractions[name] / total for name in names])
     keys = patient_keys(patient_ids, record_ids)
-    bucket = {key: stable_unit_hash(key, seed) for key in set(keys)}
-    labels = np.array([names[int(np.searchsorted(edges, bucket[key], side="right"))]
-                       for key in keys], dtype=object)
+    unique = sorted(set(keys), key=lambda key: (stable_unit_hash(key, seed), key))
+    if exact:
+        counts = _largest_remainder(shares, len(unique))
+        order = np.repeat(np.arange(len(names)), counts)
+        split_of = {key: names[order[rank]] for rank, key in enumerate(unique)}
+    else:
+        edges = np.cumsum(shares)
+        edges[-1] = 1.0
+        split_of = {key: names[int(np.searchsorted(edges, stable_unit_hash(key, seed),
+                                                   side="right"))] for key in unique}
+    labels = np.array([split_of[key] for key in keys], dtype=object)
     assert_patient_disjoint(labels, patient_ids)
     return labels
+
+
+def _largest_remainder(shares: np.ndarray, n: int) -> np.ndarray:
+    """Integer counts summing to n, as close as possible to shares * n."""
+    ideal = shares * n
+    counts = np.floor(ideal).astype(int)
+    leftover = n - counts.sum()
+    counts[np.argsort(-(ideal - counts), kind="stable")[:leftover]] += 1
+    return counts
 
 
 def assert_patient_disjoint(split_labels: Sequence[str],
