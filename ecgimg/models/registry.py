@@ -19,6 +19,7 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
 
 def list_models(pattern: str = "*") -> list[str]:
     import fnmatch
+    _ensure_builtin_models_loaded()
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
 
 
@@ -26,14 +27,14 @@ def create_model(name: str, **kwargs) -> nn.Module:
     """Build a registered model by name; unknown names list what exists."""
     _ensure_builtin_models_loaded()
     if name not in _MODELS:
-        raise KeyError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
+        raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(_MODELS))}")
     return _MODELS[name](**kwargs)
 
 
 def _ensure_builtin_models_loaded() -> None:
     # Import the model modules for their @register_model side effects (lazy: avoids import cycles).
     import importlib
-    for module in ("ecgimg.models.signal", "ecgimg.models.image"):
+    for module in ("ecgimg.models.signal", "ecgimg.models.image", "ecgimg.ssl.jepa", "ecgimg.ssl.bell"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:  # a module not written yet is fine; a broken one is not

@@ -10,8 +10,9 @@ No negatives. The loss fuses two normalised MSE terms:
   sees the same heart, so a lead's latent should also predict the others'.
 
 Both are symmetrised over the two views. The encoder is any module mapping (B, leads, samples) to
-per-lead features (B, leads, D): `MultiBranchEncoder` (one 1-D CNN branch per lead, as in the paper)
-or `ecgimg.ssl.probing.LeadTokenPool` over the shared ViT, so MAE, JEPA and BELL share a backbone.
+per-lead features (B, leads, D): `MultiBranchEncoder` (one 1-D CNN branch per lead, as in the paper),
+or the shared ECG ViT with `lead_features=vit_lead_features` (each lead's tokens averaged over time),
+so MAE, JEPA and BELL share one backbone and one checkpoint layout (weights under `encoder.`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ecgimg.models.registry import register_model
 from ecgimg.ssl.ema import cosine_momentum, ema_update, make_target
 from ecgimg.ssl.signal_augment import default_bell_augment
 
@@ -54,6 +56,15 @@ def bell_loss(pred: torch.Tensor, target: torch.Tensor, intra_weight: float = 0.
     inter = inter_lead_loss(pred, target)
     return {"loss": intra_weight * intra + (1.0 - intra_weight) * inter,
             "intra": intra.detach(), "inter": inter.detach()}
+
+
+def vit_lead_features(vit: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Per-lead features of an ECG ViT: its patch tokens averaged over time → (B, token rows, D)."""
+    tokens = vit.forward_features(x)
+    if vit.cls_token is not None:
+        tokens = tokens[:, 1:]
+    rows = len(vit.token_leads)
+    return tokens.reshape(tokens.shape[0], rows, -1, tokens.shape[-1]).mean(dim=2)
 
 
 def _mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
@@ -99,9 +110,12 @@ class BELL(nn.Module):
 
     def __init__(self, encoder: nn.Module, feature_dim: int, projector_dim: int = 128,
                  hidden_dim: int = 512, intra_weight: float = 0.5, base_momentum: float = 0.996,
-                 momentum_total_steps: int = 1000, augment=None, fs: float = 500.0, seed: int = 0):
+                 momentum_total_steps: int = 1000, augment=None, fs: float = 500.0, seed: int = 0,
+                 lead_features=None):
         super().__init__()
         self.encoder = encoder
+        # how to get (B, leads, D) from an encoder; None: the encoder returns it itself
+        self.lead_features = lead_features
         self.projector = _mlp(feature_dim, hidden_dim, projector_dim)
         self.predictor = _mlp(projector_dim, hidden_dim, projector_dim)
         self.target_encoder = make_target(encoder)
@@ -122,6 +136,9 @@ class BELL(nn.Module):
         ema_update(self.target_encoder, self.encoder, momentum)
         ema_update(self.target_projector, self.projector, momentum)
 
+    def _per_lead(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return encoder(x) if self.lead_features is None else self.lead_features(encoder, x)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         if self.training:
             if int(self.step) > 0:
@@ -129,11 +146,39 @@ class BELL(nn.Module):
             self.step += 1
         view_a, view_b = self._views(x)
         both = torch.cat([view_a, view_b])
-        pred_a, pred_b = self.predictor(self.projector(self.encoder(both))).chunk(2)
+        pred_a, pred_b = self.predictor(self.projector(self._per_lead(self.encoder, both))).chunk(2)
         with torch.no_grad():
-            target_a, target_b = self.target_projector(self.target_encoder(both)).chunk(2)
+            target = self._per_lead(self.target_encoder, both)
+            target_a, target_b = self.target_projector(target).chunk(2)
         forward = bell_loss(pred_a, target_b, self.intra_weight)
         backward = bell_loss(pred_b, target_a, self.intra_weight)
         loss = forward["loss"] + backward["loss"]
         return loss, {"intra": forward["intra"] + backward["intra"],
                       "inter": forward["inter"] + backward["inter"]}
+
+
+_BELL_KEYS = ("projector_dim", "hidden_dim", "intra_weight", "base_momentum", "momentum_total_steps",
+              "fs", "seed")
+
+
+def bell_ecg_vit(size: str, **kwargs) -> BELL:
+    """BELL on the shared `ECGViT` (per-lead token groups as the branches); weights under `encoder.`."""
+    from ecgimg.models.signal.vit import ECGViT, vit_size_kwargs
+    bell_kwargs = {k: kwargs.pop(k) for k in _BELL_KEYS if k in kwargs}
+    vit = ECGViT(**{**vit_size_kwargs(size), **kwargs})
+    return BELL(vit, feature_dim=vit.embed_dim, lead_features=vit_lead_features, **bell_kwargs)
+
+
+@register_model
+def bell_multibranch(n_leads: int = 12, feature_dim: int = 128, width: int = 32, **kwargs) -> BELL:
+    """BELL with the paper's multi-branch encoder: one 1-D CNN per lead."""
+    return BELL(MultiBranchEncoder(n_leads, feature_dim, width), feature_dim=feature_dim, **kwargs)
+
+
+def _register_vit_sizes() -> None:
+    from ecgimg.models.signal.vit import register_sizes
+    register_sizes("bell_ecg_vit_{size}_p250", bell_ecg_vit,
+                   "BELL with a ViT-{size} encoder over 1x250 per-lead patches (lead token groups as branches).")
+
+
+_register_vit_sizes()

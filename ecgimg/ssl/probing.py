@@ -15,24 +15,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 
-class LeadTokenPool(nn.Module):
-    """Wrap an ECG ViT so it returns one feature per token row (lead): (B, rows, D).
-
-    Lets BELL's per-lead losses run on the shared ViT: each lead's tokens are averaged over time.
-    """
-
-    def __init__(self, vit: nn.Module):
-        super().__init__()
-        self.vit = vit
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.vit.forward_features(x)
-        if self.vit.cls_token is not None:
-            tokens = tokens[:, 1:]
-        rows = len(self.vit.token_leads)
-        return tokens.reshape(tokens.shape[0], rows, -1, tokens.shape[-1]).mean(dim=2)
-
-
 @torch.no_grad()
 def extract_features(encoder: nn.Module, loader, tokens: bool = False, device: str = "cpu",
                      input_key: str = "signal", target_key: str = "target"):
