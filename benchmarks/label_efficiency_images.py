@@ -110,6 +110,8 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     feats = {}
     for name, file in (("bcl", "bcl.pt"), ("simclr", "simclr.pt"), ("random", "random.pt")):
+        if not (args.out / file).is_file():  # e.g. the --fixed-page diagnostic has no SimCLR
+            continue
         model = bench.new_encoder(0)
         model.load_state_dict(torch.load(args.out / file, weights_only=True))
         feats[name] = features(model.eval(), data)
