@@ -15,7 +15,11 @@ def run_dir(cfg: ExperimentConfig) -> Path:
 
 
 def start_run(cfg: ExperimentConfig, stage: str) -> Path:
-    """Create the run directory and save the resolved config, version and commit in it."""
+    """Create the run directory, save the resolved config, version and commit in it, and apply
+    the process-wide settings (torch threads)."""
+    if cfg.torch_threads > 0:
+        import torch
+        torch.set_num_threads(cfg.torch_threads)
     return save_run_record(run_dir(cfg), cfg, extra={"stage": stage})
 
 

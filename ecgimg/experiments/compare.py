@@ -15,7 +15,8 @@ VAL_DIR = "val"
 #: figure file name pattern → caption in the report
 KNOWN_FIGURES = {
     "contact_sheet.png": "Rendered training images (contact sheet)",
-    "mae_reconstruction*.png": "MAE reconstruction: original, masked and reconstructed ECG",
+    "mae_reconstruction_leads.png": "MAE reconstruction: original, masked, reconstructed (II, V5)",
+    "mae_reconstruction_all.png": "MAE reconstruction: all 12 leads",
 }
 
 

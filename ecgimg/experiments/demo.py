@@ -37,12 +37,18 @@ def arms(cfg: ExperimentConfig, pretrained: dict[str, Path]) -> list[tuple[str, 
     image = {"name": d.image_backbone, "kwargs": {}}
     candidates = [
         ("vit_mae", signal, "mae"), ("vit_scratch", signal, "none"),
-        ("cnn_scratch", {"name": d.cnn_baseline, "kwargs": {}}, "none"),
+        ("cnn_scratch", {"name": d.cnn_baseline, "kwargs": dict(d.cnn_kwargs)}, "none"),
         ("image_bcl", image, "bcl"), ("image_simclr", image, "simclr"),
         ("image_scratch", image, "none"),
     ]
+    unknown = set(d.arms) - {name for name, _, _ in candidates}
+    if unknown:
+        raise ValueError(f"demo.arms: unknown arms {sorted(unknown)}; choose from "
+                         f"{[name for name, _, _ in candidates]}")
     chosen = []
     for name, model, pretraining in candidates:
+        if name not in d.arms:
+            continue
         if pretraining != "none" and pretraining not in pretrained:
             continue  # its pretraining stage was not run
         init = str(pretrained[pretraining]) if pretraining != "none" else None
@@ -52,16 +58,19 @@ def arms(cfg: ExperimentConfig, pretrained: dict[str, Path]) -> list[tuple[str, 
 
 
 def _timed(timings: dict, key: str, fn, *args, **kwargs):
-    start = time.perf_counter()
+    """Run one stage, recording wall and CPU seconds (CPU time tells the cost on a shared box)."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     print(f"[demo] {key} ...", flush=True)
     result = fn(*args, **kwargs)
-    timings[key] = round(time.perf_counter() - start, 1)
-    print(f"[demo] {key} done in {timings[key]:.1f} s", flush=True)
+    timings[key] = {"wall_s": round(time.perf_counter() - start, 1),
+                    "cpu_s": round(time.process_time() - start_cpu, 1)}
+    print(f"[demo] {key} done in {timings[key]['wall_s']:.1f} s "
+          f"({timings[key]['cpu_s']:.1f} CPU s)", flush=True)
     return result
 
 
 def run_demo(cfg: ExperimentConfig) -> Path:
-    from ecgimg.experiments.compare import run_compare
+    from ecgimg.experiments.compare import find_figures, run_compare
     from ecgimg.experiments.finetune import run_finetune
     from ecgimg.experiments.gallery import render_gallery
     from ecgimg.experiments.pretrain import ENCODER_FILE, run_pretrain
@@ -79,8 +88,8 @@ def run_demo(cfg: ExperimentConfig) -> Path:
     if unknown:
         raise ValueError(f"demo.stages: unknown stages {sorted(unknown)}")
     stage_cfg = with_changes(cfg, out_dir=str(root))
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
+    timings: dict[str, dict] = {}
+    started, started_cpu = time.perf_counter(), time.process_time()
     cache = _timed(timings, "cache", sources.open_cache, cfg)
     figures = {}
     if "gallery" in stages:
@@ -112,6 +121,7 @@ def run_demo(cfg: ExperimentConfig) -> Path:
         for name, change in arms(cfg, pretrained):
             arm_cfg = with_changes(
                 stage_cfg, name=name, model=change["model"],
+                data={"batch_size": d.finetune_batch_size},
                 finetune={"label_fractions": list(d.label_fractions), "lrs": [d.finetune_lr],
                           "pretraining": change["pretraining"],
                           "min_epoch_batches": d.finetune_epoch_batches},
@@ -120,24 +130,27 @@ def run_demo(cfg: ExperimentConfig) -> Path:
 
     report = None
     if "report" in stages and finetune_dirs:
-        if (root / "pretrain_mae").is_dir():
-            figures.update({"MAE reconstruction: original, masked and reconstructed ECG": p
-                            for p in sorted((root / "pretrain_mae").glob("*.png"))[:1]})
+        figures.update(find_figures([root / "pretrain_mae"]))
         names = [p.name for p in finetune_dirs]
         notes = [f"Data: {cfg.data.source}, task {cfg.data.task}; "
                  f"{len(cache.index)} ECGs of {cache.index['patient_id'].nunique()} patients; "
                  "patient-disjoint train/val/test split.",
                  f"Budgets: MAE {d.mae_steps} steps, BCL/SimCLR {d.contrastive_steps} steps, "
-                 f"fine-tuning {d.finetune_steps} steps per model and label fraction "
-                 f"(batch {cfg.data.batch_size}, images {cfg.image.image_size} px).",
-                 "Stage wall times (s): " + ", ".join(f"{k} {v:g}" for k, v in timings.items())]
+                 f"fine-tuning {d.finetune_steps} steps of batch {d.finetune_batch_size} per model "
+                 f"and label fraction at lr {d.finetune_lr:g}; MAE batch {cfg.data.batch_size}, "
+                 f"contrastive batch {cfg.image.patients_per_batch} patients x "
+                 f"{cfg.image.views_per_patient} views; images {cfg.image.image_size} px.",
+                 "Stage wall / CPU seconds so far: " + ", ".join(
+                     f"{k} {v['wall_s']:g}/{v['cpu_s']:g}" for k, v in timings.items())]
         report = _timed(timings, "report", run_compare, finetune_dirs, root / "report",
                         reference=REFERENCE_ARM if REFERENCE_ARM in names else None,
                         n_boot=cfg.eval.n_boot, seed=cfg.seed, figures=figures,
                         title=f"ecgimg demo ({cfg.data.source}, {cfg.data.task})", notes=notes,
                         specificity=cfg.eval.specificity)
-    timings["total"] = round(time.perf_counter() - started, 1)
+    timings["total"] = {"wall_s": round(time.perf_counter() - started, 1),
+                        "cpu_s": round(time.process_time() - started_cpu, 1)}
     (root / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
-    print(f"[demo] finished in {timings['total']:.0f} s" +
+    print(f"[demo] finished in {timings['total']['wall_s']:.0f} s "
+          f"({timings['total']['cpu_s']:.0f} CPU s)" +
           (f"; report: {report}" if report else ""), flush=True)
     return report.parent if report else root

@@ -29,12 +29,13 @@ def run_evaluate(cfg: ExperimentConfig) -> Path:
     class_names, _ = sources.class_targets(cache, cfg.data.task)
     model = build_classifier(replace(cfg, model=replace(cfg.model, init=None)), len(class_names))
     load_weights(model, cfg.model.init)  # strict: the whole classifier, head included
-    indices = sources.split_indices(cache, cfg.eval.split)
+    indices = sources.split_indices(cache, cfg.eval.split, cfg.data.task)
     meta = {"model": cfg.name, "modality": modality_of(cfg.model),
             "pretraining": pretraining_label(cfg), "label_fraction": None,
             "split": cfg.eval.split, "architecture": cfg.model.name,
             "checkpoint": cfg.model.init, **describe(cfg)}
-    preds = predict_split(cfg, model, cache, indices, class_names, meta)
+    dataset = sources.supervised_dataset(cfg, cache, indices, train=False)
+    preds = predict_split(cfg, model, cache, dataset, class_names, meta)
     path = save_predictions(run / "predictions" / f"{cfg.name}.csv", preds)
     metrics = score(preds, n_boot=cfg.eval.n_boot, seed=cfg.seed)
     (run / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")

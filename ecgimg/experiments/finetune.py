@@ -44,7 +44,7 @@ def _is_better(value: float, best: float | None, mode: str) -> bool:
     return value < best if mode == "min" else value > best
 
 
-def fit_classifier(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_idx: np.ndarray,
+def fit_classifier(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set,
                    n_classes: int, out_dir: Path, lr: float):
     """One supervised engine run; returns the engine's FitResult."""
     from ecgimg.train import fit, make_loader
@@ -53,26 +53,29 @@ def fit_classifier(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_idx:
     train_idx = sources.repeat_to_batches(train_idx, cfg.data.batch_size,
                                           cfg.finetune.min_epoch_batches)
     train_set = sources.supervised_dataset(cfg, cache, train_idx, train=True)
-    val_set = sources.supervised_dataset(cfg, cache, val_idx, train=False)
-    train_loader = make_loader(train_set, cfg.data.batch_size, shuffle=True, seed=cfg.seed,
-                               num_workers=cfg.data.num_workers,
-                               drop_last=len(train_set) > cfg.data.batch_size)
+    train_loader = sources.forward_epoch_to_dataset(make_loader(
+        train_set, cfg.data.batch_size, shuffle=True, seed=cfg.seed,
+        num_workers=cfg.data.num_workers, drop_last=len(train_set) > cfg.data.batch_size))
     val_loader = make_loader(val_set, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
-                             num_workers=cfg.data.num_workers)
+                             num_workers=eval_workers(cfg, val_set))
     model = build_classifier(cfg, n_classes)
     config = engine_config(cfg, out_dir, len(train_loader), lr=lr)
     return fit(model, train_loader, val_loader, config,
                objective=supervised_bce(input_key=input_key(cfg)))
 
 
-def predict_split(cfg: ExperimentConfig, model, cache, indices: np.ndarray, class_names: list[str],
+def eval_workers(cfg: ExperimentConfig, dataset) -> int:
+    """Memoized evaluation pages must load in this process to be kept between validations."""
+    return 0 if isinstance(dataset, sources.MemoizedDataset) else cfg.data.num_workers
+
+
+def predict_split(cfg: ExperimentConfig, model, cache, dataset, class_names: list[str],
                   meta: dict):
-    """Scores of `model` on `indices` as Predictions (record/patient ids, labels, sigmoid scores)."""
+    """Scores of `model` on an evaluation dataset as Predictions (ids, labels, sigmoid scores)."""
     from ecgimg.train import make_loader, predict
 
-    dataset = sources.supervised_dataset(cfg, cache, indices, train=False)
     loader = make_loader(dataset, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
-                         num_workers=cfg.data.num_workers)
+                         num_workers=eval_workers(cfg, dataset))
     outputs = predict(model, loader, input_key=input_key(cfg))
     return predictions_from_outputs(outputs, cache, class_names, meta)
 
@@ -86,8 +89,11 @@ def run_finetune(cfg: ExperimentConfig) -> Path:
     class_names, _ = sources.class_targets(cache, cfg.data.task)
     subsets = sources.label_subsets(cache, cfg.data.task, cfg.finetune.label_fractions,
                                     cfg.finetune.fraction_seed)
-    val_idx = sources.split_indices(cache, "val")
-    eval_idx = sources.split_indices(cache, cfg.eval.split)
+    val_idx = sources.split_indices(cache, "val", cfg.data.task)
+    eval_idx = sources.split_indices(cache, cfg.eval.split, cfg.data.task)
+    # built once: every fraction and learning rate is validated and scored on the same pages
+    val_set = sources.supervised_dataset(cfg, cache, val_idx, train=False)
+    eval_set = sources.supervised_dataset(cfg, cache, eval_idx, train=False)
     patients = cache.index["patient_id"].astype(str).to_numpy()
     results: list[FractionResult] = []
     for fraction in sorted(subsets):
@@ -95,7 +101,7 @@ def run_finetune(cfg: ExperimentConfig) -> Path:
         best = None
         for lr in cfg.finetune.lrs:
             fit_dir = run / f"fraction_{fraction:g}" / f"lr_{lr:g}"
-            result = fit_classifier(cfg, cache, train_idx, val_idx, len(class_names), fit_dir, lr)
+            result = fit_classifier(cfg, cache, train_idx, val_set, len(class_names), fit_dir, lr)
             if result.best_checkpoint is None:
                 raise RuntimeError(f"{fit_dir}: the engine saved no best checkpoint")
             if best is None or _is_better(result.best_value, best[1], cfg.train.monitor_mode):
@@ -110,11 +116,11 @@ def run_finetune(cfg: ExperimentConfig) -> Path:
                 "n_train_records": int(len(train_idx)),
                 "n_train_patients": int(len(np.unique(patients[train_idx]))),
                 "checkpoint": str(checkpoint), **describe(cfg)}
-        preds = predict_split(cfg, model, cache, eval_idx, class_names, meta)
+        preds = predict_split(cfg, model, cache, eval_set, class_names, meta)
         file_name = f"{cfg.name}_f{fraction:g}.csv"
         path = save_predictions(run / "predictions" / file_name, preds)
         # validation scores too, so thresholds can be chosen on validation at comparison time
-        val_preds = predict_split(cfg, model, cache, val_idx, class_names, {**meta, "split": "val"})
+        val_preds = predict_split(cfg, model, cache, val_set, class_names, {**meta, "split": "val"})
         save_predictions(run / "predictions" / VAL_DIR / file_name, val_preds)
         results.append(FractionResult(fraction, lr, value, checkpoint, path, meta["n_train_records"],
                                       meta["n_train_patients"]))

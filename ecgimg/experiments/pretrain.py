@@ -18,20 +18,13 @@ from ecgimg.experiments.models import build_pretrain_model, encoder_for_export
 from ecgimg.experiments.schema import ExperimentConfig
 
 ENCODER_FILE = "encoder.safetensors"
-
-
-class ViewBatchLoader(DataLoader):
-    """DataLoader over a view batch sampler that forwards `set_epoch` to it, so every epoch draws
-    new patient groupings and new random pages (the engine calls `loader.set_epoch`)."""
-
-    def set_epoch(self, epoch: int) -> None:
-        self.batch_sampler.set_epoch(epoch)
+RECONSTRUCTION_STEM = "mae_reconstruction"  # -> mae_reconstruction_leads.png / _all.png
 
 
 def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, seed: int) -> DataLoader:
     """Batches of patients × views rendered on the fly; SimCLR's identity is the ECG itself."""
     from ecgimg.data.images import RenderedImages
-    from ecgimg.data.pairs import PatientViewSampler
+    from ecgimg.data.pairs import PatientViewSampler, ViewLoader
     from ecgimg.train.loaders import seed_worker
 
     index = cache.index.iloc[indices]
@@ -51,7 +44,7 @@ def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, seed: 
         sampler = sampler_for(len(sampler.groups))
     dataset = RenderedImages(cache, indices=indices, task=None, seed=seed,
                              image_size=cfg.image.image_size, grayscale=cfg.image.grayscale)
-    return ViewBatchLoader(dataset, batch_sampler=sampler, num_workers=cfg.data.num_workers,
+    return ViewLoader(dataset, batch_sampler=sampler, num_workers=cfg.data.num_workers,
                            worker_init_fn=seed_worker)
 
 
@@ -100,5 +93,6 @@ def mae_figure(model, cache, run: Path) -> Path:
     from ecgimg.evaluate.reconstruction import reconstruction_figure
 
     row = int(sources.split_indices(cache, "test")[0])
-    signal = torch.from_numpy(np.asarray(cache.signals[row], dtype=np.float32))
-    return reconstruction_figure(model, signal, run, seed=0)
+    signal = torch.from_numpy(np.array(cache.signals[row], dtype=np.float32))  # copy: memmap is read-only
+    model.eval()
+    return reconstruction_figure(model, signal, run, seed=0, stem=RECONSTRUCTION_STEM)

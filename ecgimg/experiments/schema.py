@@ -86,26 +86,35 @@ class EvalSection:
 
 @dataclass
 class DemoSection:
-    """Budgets of the `ecgimg demo` stages (steps are optimiser steps)."""
+    """Budgets of the `ecgimg demo` stages (steps are optimiser steps). Defaults fit ~10 min on
+    2 CPU cores; see configs/demo.yaml."""
 
     signal_encoder: str = "ecg_vit_tiny_p250"
-    signal_kwargs: dict = field(default_factory=lambda: {"depth": 4})
+    #: a narrower, shallower ViT than tiny (192-d x 12) so the demo fits its CPU budget
+    signal_kwargs: dict = field(default_factory=lambda: {"embed_dim": 128, "depth": 3,
+                                                         "num_heads": 4})
     cnn_baseline: str = "ecg_cnn_baseline"
-    image_backbone: str = "timm:resnet18"
+    cnn_kwargs: dict = field(default_factory=dict)
+    image_backbone: str = "timm:resnet10t"
     #: MAE decoder for the demo: far lighter than the paper's 512-d x 8 blocks
-    mae_kwargs: dict = field(default_factory=lambda: {"decoder_embed_dim": 128, "decoder_depth": 2,
+    mae_kwargs: dict = field(default_factory=lambda: {"decoder_embed_dim": 64, "decoder_depth": 2,
                                                       "decoder_num_heads": 4})
-    mae_steps: int = 300
+    mae_steps: int = 200
     mae_lr: float = 1.5e-3
-    contrastive_steps: int = 120
+    contrastive_steps: int = 60
     contrastive_lr: float = 1e-3
-    finetune_steps: int = 100
-    finetune_lr: float = 1e-3
-    finetune_epoch_batches: int = 25  # see finetune.min_epoch_batches
+    finetune_steps: int = 40
+    finetune_batch_size: int = 16
+    finetune_lr: float = 5e-4
+    finetune_epoch_batches: int = 10  # see finetune.min_epoch_batches
     label_fractions: list[float] = field(default_factory=lambda: [0.1, 1.0])
     gallery_images: int = 12         # pages on the contact sheet
     stages: list[str] = field(default_factory=lambda: ["gallery", "mae", "bcl", "simclr",
                                                          "finetune", "report"])
+    #: fine-tuned models (an arm whose pretraining stage did not run is left out)
+    arms: list[str] = field(default_factory=lambda: ["vit_mae", "vit_scratch", "cnn_scratch",
+                                                       "image_bcl", "image_simclr",
+                                                       "image_scratch"])
 
 
 @dataclass
@@ -115,6 +124,9 @@ class ExperimentConfig:
     name: str = "run"
     out_dir: str = "runs"
     seed: int = 0
+    #: torch intra-op threads (0 = torch's default). 1 is best on small or shared CPUs: the
+    #: model runs on one core while DataLoader workers render pages on the others.
+    torch_threads: int = 0
     data: DataSection = field(default_factory=DataSection)
     model: ModelSection = field(default_factory=ModelSection)
     image: ImageSection = field(default_factory=ImageSection)

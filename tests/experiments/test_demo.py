@@ -1,0 +1,94 @@
+"""End-to-end miniature of `ecgimg demo` (tiny cohort, a few steps per stage, 64 px images), then
+`ecgimg evaluate` and `ecgimg compare` on its outputs. One demo run is shared by the module."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from ecgimg.cli import main
+
+MINI = ["torch_threads=1", "data.num_workers=0", "data.n_patients=40", "data.ecgs_per_patient=3", "data.batch_size=8",
+        "data.eval_batch_size=32", "image.image_size=64", "image.patients_per_batch=4",
+        "demo.mae_steps=3", "demo.contrastive_steps=2", "demo.finetune_steps=2",
+        "demo.finetune_epoch_batches=1", "demo.finetune_batch_size=8", "demo.signal_kwargs={embed_dim: 32, depth: 1, num_heads: 2}",
+        "demo.mae_kwargs={decoder_embed_dim: 32, decoder_depth: 1, decoder_num_heads: 2}",
+        "demo.image_backbone=timm:test_resnet",
+        "demo.cnn_kwargs={spatial_channels: 8, feature_dim: 16, hidden_dim: 8}", "demo.gallery_images=4", "eval.n_boot=50",
+        "train.warmup_steps=0", "train.save_every_epochs=1000"]
+ARMS = ["vit_mae", "vit_scratch", "cnn_scratch", "image_bcl", "image_simclr", "image_scratch"]
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    threads = torch.get_num_threads()  # the demo sets torch_threads=1 process-wide; restore it
+    out = tmp_path_factory.mktemp("demo")
+    try:
+        assert main(["demo", f"out={out}", *MINI]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return out / "demo"
+
+
+def test_demo_writes_the_report_with_every_arm(demo_root):
+    report = demo_root / "report" / "report.md"
+    text = report.read_text()
+    assert "## Comparison" in text and "cnn_scratch (ref)" in text
+    table = pd.read_csv(demo_root / "report" / "comparison.csv")
+    assert sorted(zip(table.model, table.label_fraction)) == sorted(
+        (arm, f) for arm in ARMS for f in (0.1, 1.0))
+    assert set(table.modality) == {"signal", "image"}
+    assert set(table.pretraining) == {"mae", "bcl", "simclr", "none"}
+    figures = demo_root / "report" / "figures"
+    for name in ("roc.png", "label_efficiency.png", "contact_sheet.png",
+                 "mae_reconstruction_leads.png", "mae_reconstruction_all.png"):
+        assert (figures / name).stat().st_size > 1000, name
+    assert "![Rendered training images" in text and "![MAE reconstruction" in text
+
+
+def test_every_stage_saves_config_record_and_predictions(demo_root):
+    for stage in ["pretrain_mae", "pretrain_bcl", "pretrain_simclr", *ARMS]:
+        run = demo_root / stage
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        record = json.loads((run / "run.json").read_text())
+        assert config["name"] == stage and record["ecgimg_version"]
+    for stage in ("pretrain_mae", "pretrain_bcl", "pretrain_simclr"):
+        assert (demo_root / stage / "encoder.safetensors").is_file()
+    for arm in ARMS:
+        for fraction in ("0.1", "1"):
+            test = pd.read_csv(demo_root / arm / "predictions" / f"{arm}_f{fraction}.csv")
+            val = pd.read_csv(demo_root / arm / "predictions" / "val" / f"{arm}_f{fraction}.csv")
+            assert {"record_id", "patient_id", "true_lvsd", "score_lvsd"} <= set(test.columns)
+            assert set(test.patient_id).isdisjoint(val.patient_id)  # patient-disjoint splits
+    small = json.loads((demo_root / "vit_scratch" / "predictions" / "vit_scratch_f0.1.json").read_text())
+    full = json.loads((demo_root / "vit_scratch" / "predictions" / "vit_scratch_f1.json").read_text())
+    assert small["n_train_patients"] < full["n_train_patients"]
+
+
+@pytest.mark.parametrize("arm", ["cnn_scratch", "image_scratch"])
+def test_evaluate_reproduces_the_saved_predictions(demo_root, arm, tmp_path):
+    meta = json.loads((demo_root / arm / "predictions" / f"{arm}_f1.json").read_text())
+    config = demo_root / arm / "config.yaml"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["evaluate", "-c", str(config), f"out={tmp_path}", f"name={arm}_eval",
+                     f"model.init={meta['checkpoint']}"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    again = pd.read_csv(tmp_path / f"{arm}_eval" / "predictions" / f"{arm}_eval.csv")
+    saved = pd.read_csv(demo_root / arm / "predictions" / f"{arm}_f1.csv")
+    assert list(again.record_id) == list(saved.record_id)
+    assert again.score_lvsd.to_numpy() == pytest.approx(saved.score_lvsd.to_numpy(), abs=1e-5)
+    metrics = json.loads((tmp_path / f"{arm}_eval" / "metrics.json").read_text())
+    assert "macro_auroc" in metrics
+
+
+def test_compare_rebuilds_the_report_from_two_runs(demo_root, tmp_path):
+    out = tmp_path / "report"
+    assert main(["compare", str(demo_root / "vit_mae"), str(demo_root / "cnn_scratch"),
+                 "-o", str(out), "--reference", "cnn_scratch", "--n-boot", "20"]) == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert set(table.model) == {"vit_mae", "cnn_scratch"} and len(table) == 4
