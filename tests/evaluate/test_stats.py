@@ -9,7 +9,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from ecgimg.evaluate.stats import (delong_components, delong_test, macro_replicates,
                                    paired_bootstrap_p_value, patient_bootstrap, percentile_ci)
 
-from . import _asah
+import _asah
 
 
 def _slow_delong(y, scores):

@@ -8,7 +8,7 @@ from ecgimg.train import checkpoint as ckpt
 from ecgimg.train.checkpoint import (CheckpointError, atomic_torch_save, capture_rng_state, export_safetensors,
                                      load_checkpoint, load_weights, restore_rng_state)
 
-from .toys import TinyMLP, flat_params
+from toys import TinyMLP, flat_params
 
 
 def test_atomic_write_leaves_no_partial_file_on_a_crash(tmp_path, monkeypatch):

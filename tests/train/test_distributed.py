@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 from ecgimg.train import NonFiniteLossError, TrainConfig, fit, load_checkpoint, make_loader, predict
 from ecgimg.train.distributed import all_gather_no_grad, all_gather_with_grad, init_from_env
 
-from .toys import ToyRegression, TinyMLP, flat_params, mse_objective
+from toys import ToyRegression, TinyMLP, flat_params, mse_objective
 
 WORLD = 2
 PER_RANK_BATCH = 4

@@ -6,7 +6,7 @@ from ecgimg.train import NonFiniteLossError, TrainConfig, fit, load_checkpoint, 
 from ecgimg.train.logger import read_metrics
 from ecgimg.train.schedule import warmup_cosine_lr
 
-from .toys import ToyRegression, TinyMLP, flat_params, mse_objective
+from toys import ToyRegression, TinyMLP, flat_params, mse_objective
 
 
 def _config(tmp_path, **kw):

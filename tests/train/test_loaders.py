@@ -4,7 +4,7 @@ from torch.utils.data import Dataset
 
 from ecgimg.train.loaders import ResumableDistributedSampler, iterate_from, make_loader, set_loader_epoch
 
-from .toys import ToyRegression
+from toys import ToyRegression
 
 
 def _indices(loader, epoch):

@@ -4,7 +4,7 @@ import torch
 from ecgimg.train import make_loader, predict
 from ecgimg.train.predict import evaluate_loss
 
-from .toys import ToyRegression, TinyMLP, mse_objective
+from toys import ToyRegression, TinyMLP, mse_objective
 
 
 def test_predict_concatenates_in_order_in_eval_mode_without_grad():

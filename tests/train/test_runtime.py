@@ -7,7 +7,7 @@ from ecgimg.train import TrainConfig, fit, make_loader
 from ecgimg.train.runtime import (batch_size_of, build_optimizer, move_to_device, resolve_device,
                                   resolve_precision)
 
-from .toys import ToyRegression, TinyMLP, mse_objective
+from toys import ToyRegression, TinyMLP, mse_objective
 
 
 def test_precision_and_device_resolution():

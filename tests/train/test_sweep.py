@@ -4,7 +4,7 @@ import pytest
 
 from ecgimg.train import TrainConfig, lr_sweep, make_loader
 
-from .toys import ToyRegression, TinyMLP, mse_objective
+from toys import ToyRegression, TinyMLP, mse_objective
 
 
 def test_lr_sweep_trains_one_run_per_lr_and_keeps_the_best(tmp_path):
