@@ -93,19 +93,28 @@ def attentive_probe(train_tokens: np.ndarray, train_y: np.ndarray, test_tokens: 
         return torch.sigmoid(probe(torch.as_tensor(test_tokens, dtype=torch.float32))).numpy()
 
 
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 def collapse_stats(features: np.ndarray, eps: float = 1e-3) -> dict:
     """Spread of embeddings: per-dimension std of L2-normalised features and effective rank.
 
     For a healthy d-dim embedding the mean per-dimension std of normalised features is near
-    1/sqrt(d); a collapsed one is near 0. Effective rank = exp(entropy of normalised singular values).
+    1/sqrt(d); a collapsed one is near 0. Pooled transformer features often share one large common
+    direction, which shrinks that figure without any collapse, so it is also given after removing the
+    mean (`centred_mean_std`: the spread of what differs between records). Effective rank =
+    exp(entropy of the normalised singular values of the centred features).
     """
-    f = np.asarray(features, dtype=np.float64)
-    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    raw = np.asarray(features, dtype=np.float64)
+    f = _unit_rows(raw)
     std = f.std(axis=0)
+    centred_std = _unit_rows(raw - raw.mean(axis=0)).std(axis=0)
     singular = np.linalg.svd(f - f.mean(axis=0), compute_uv=False)
     p = singular / max(singular.sum(), 1e-12)
     p = p[p > 0]
     return {"mean_std": float(std.mean()), "min_std": float(std.min()),
+            "centred_mean_std": float(centred_std.mean()),
             "reference_std": float(1.0 / np.sqrt(f.shape[1])),
             "fraction_dims_collapsed": float((std < eps).mean()),
             "effective_rank": float(np.exp(-(p * np.log(p)).sum())) if p.size else 0.0}

@@ -28,9 +28,9 @@ def test_attentive_probe_finds_the_informative_token():
     tokens = rng.normal(size=(600, 6, 8)).astype(np.float32)
     tokens[:, 2, 7] += 4.0  # a position marker, as ViT tokens carry their position embedding
     y = (tokens[:, 2, 0] > 0).astype(np.float32)[:, None]  # only token 2 carries the label
-    scores = attentive_probe(tokens[:400], y[:400], tokens[400:], epochs=40, lr=3e-3, seed=1)
+    scores = attentive_probe(tokens[:400], y[:400], tokens[400:], epochs=25, lr=3e-3, seed=1)
     assert roc_auc_score(y[400:, 0], scores[:, 0]) > 0.9
-    again = attentive_probe(tokens[:400], y[:400], tokens[400:], epochs=40, lr=3e-3, seed=1)
+    again = attentive_probe(tokens[:400], y[:400], tokens[400:], epochs=25, lr=3e-3, seed=1)
     np.testing.assert_allclose(scores, again)
 
 
@@ -45,3 +45,6 @@ def test_collapse_stats_distinguishes_collapsed_embeddings():
     assert healthy["mean_std"] == pytest.approx(healthy["reference_std"], rel=0.2)
     assert healthy["effective_rank"] > 12
     assert collapsed["mean_std"] < 1e-4 and collapsed["fraction_dims_collapsed"] == 1.0
+    shifted = collapse_stats(rng.normal(size=(500, 16)) + 50.0)  # common direction, no collapse
+    assert shifted["mean_std"] < 0.2 * healthy["mean_std"]
+    assert shifted["centred_mean_std"] == pytest.approx(healthy["centred_mean_std"], rel=0.2)
