@@ -71,7 +71,7 @@ def _build(kind: str, path: str | None, out: Path, cfg: ExperimentConfig) -> Non
     elif kind == "ptbxl":
         data.build_cache(data.PTBXL(path, sampling_rate=cfg.data.sampling_rate_hz), out)
     elif kind == "wfdb":
-        data.build_cache(data.WFDBFolder(path), out, split_seed=cfg.seed)
+        data.build_cache(data.WFDBFolder(path, split_seed=cfg.seed), out)
 
 
 def class_targets(cache, task: str) -> tuple[list[str], np.ndarray]:

@@ -92,3 +92,35 @@ def test_compare_rebuilds_the_report_from_two_runs(demo_root, tmp_path):
                  "-o", str(out), "--reference", "cnn_scratch", "--n-boot", "20"]) == 0
     table = pd.read_csv(out / "comparison.csv")
     assert set(table.model) == {"vit_mae", "cnn_scratch"} and len(table) == 4
+
+
+def test_predict_scans_with_a_finetuned_run(demo_root, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (90, 140, 3), dtype=np.uint8)).save(scans / f"s{i}.png")
+    (scans / "broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "scores.csv"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["predict", str(scans), "--run", str(demo_root / "image_scratch"),
+                     "-o", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    table = pd.read_csv(out, keep_default_na=False)
+    assert len(table) == 4 and "prob_lvsd" in table
+    broken = table[table.file == "broken.jpg"].iloc[0]
+    assert broken.error != "" and broken.prob_lvsd == ""
+    good = table[table.file != "broken.jpg"]
+    assert ((good.prob_lvsd.astype(float) >= 0) & (good.prob_lvsd.astype(float) <= 1)).all()
+    assert "1 unreadable" in capsys.readouterr().out
+
+
+def test_signal_runs_are_refused_by_predict(demo_root, tmp_path):
+    with pytest.raises(ValueError, match="signal model"):
+        main(["predict", str(tmp_path), "--run", str(demo_root / "cnn_scratch"), "-o",
+              str(tmp_path / "x.csv")])
