@@ -38,10 +38,26 @@ def pretraining_label(cfg: ExperimentConfig) -> str:
     return "pretrained" if cfg.model.init else "none"
 
 
-def _is_better(value: float, best: float | None, mode: str) -> bool:
-    if best is None or not np.isfinite(best):
-        return bool(np.isfinite(value)) or best is None
+def _is_better(value: float | None, best: float | None, mode: str) -> bool:
+    if best is None:
+        return True
+    if value is None or not np.isfinite(value):
+        return False
+    if not np.isfinite(best):
+        return True
     return value < best if mode == "min" else value > best
+
+
+def auroc_metric(key: str):
+    """`metrics_fn` for the engine: macro AUROC on the validation loader as "val_auroc", so
+    `train.monitor=val_auroc train.monitor_mode=max` can pick checkpoints by AUROC."""
+    from ecgimg.evaluate.metrics import label_metrics
+    from ecgimg.train import predict
+
+    def metrics_fn(model, loader) -> dict:
+        outputs = predict(model, loader, input_key=key)
+        return {"val_auroc": label_metrics(outputs["target"], outputs["output"]).macro_auroc}
+    return metrics_fn
 
 
 def fit_classifier(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set,
@@ -60,8 +76,9 @@ def fit_classifier(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set,
                              num_workers=eval_workers(cfg, val_set))
     model = build_classifier(cfg, n_classes)
     config = engine_config(cfg, out_dir, len(train_loader), lr=lr)
+    metrics_fn = auroc_metric(input_key(cfg)) if cfg.train.monitor == "val_auroc" else None
     return fit(model, train_loader, val_loader, config,
-               objective=supervised_bce(input_key=input_key(cfg)))
+               objective=supervised_bce(input_key=input_key(cfg)), metrics_fn=metrics_fn)
 
 
 def eval_workers(cfg: ExperimentConfig, dataset) -> int:

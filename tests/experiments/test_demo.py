@@ -124,3 +124,16 @@ def test_signal_runs_are_refused_by_predict(demo_root, tmp_path):
     with pytest.raises(ValueError, match="signal model"):
         main(["predict", str(tmp_path), "--run", str(demo_root / "cnn_scratch"), "-o",
               str(tmp_path / "x.csv")])
+
+
+def test_finetune_can_select_checkpoints_by_validation_auroc(demo_root, tmp_path):
+    config = demo_root / "cnn_scratch" / "config.yaml"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["finetune", "-c", str(config), f"out={tmp_path}", "name=by_auroc",
+                     "finetune.label_fractions=[1.0]", "train.monitor=val_auroc",
+                     "train.monitor_mode=max"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    meta = json.loads((tmp_path / "by_auroc" / "predictions" / "by_auroc_f1.json").read_text())
+    assert meta["monitor"] == "val_auroc" and 0.0 <= meta["best_value"] <= 1.0
