@@ -7,6 +7,11 @@ before and after training - next to two reference predictors (zeros = the per-le
 z-scored signal; linear interpolation across each hidden patch from its visible neighbours),
 and writes reconstruction figures to ``/tmp/mae_recon_<dataset>_{leads,all}.png``.
 
+Learning shows as the held-out loss going *below the zeros reference* (1.0 = predicting each
+lead's mean); the drop from the random-init loss (~1.7) down to ~1.0 is only that mean. Observed
+on 2 shared cores (Nov 2026): 800 steps (synthetic) and 500 steps (PTB-XL) at batch 8 stay on that
+plateau; the copy structure (same-time patches of other leads) needs many more steps to emerge.
+
 CPU setting (documented deviation from the paper's 512-d x 8 decoder): decoder 128-d x 2
 blocks, so a step costs ~1/10 as much on two shared cores. Targets are the z-scored signal
 (``norm_pix_loss=False``) so the figure shows honest reconstructions.

@@ -105,7 +105,8 @@ def plot_reconstruction(original, masked_mask, reconstructed, fs: float, leads: 
         ax.set_xlabel("time (s)", fontsize=9)
     if title:
         figure.suptitle(title, fontsize=11)
-    figure.tight_layout()
+    # leave room above the column titles for the suptitle (about 0.45 inch)
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / figure.get_figheight() if title else 1))
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out_png)

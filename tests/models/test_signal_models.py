@@ -16,7 +16,7 @@ def _signal_model_names() -> list[str]:
 def test_forward_backward(name):
     torch.manual_seed(0)
     kwargs: dict = {"n_samples": 500}
-    if any(size in name for size in ("base", "large", "huge")):
+    if any(f"_{size}_" in name for size in ("base", "large", "huge")):
         kwargs["depth"] = 1      # full widths and heads, one block: keeps the CPU budget
     if name.startswith("mae_"):
         kwargs.update(decoder_depth=1)
