@@ -54,9 +54,10 @@ class PoolViews(Dataset):
                 "patient": int(self.patient[position]), "view": view}
 
 
-def render_pool(records, positions, n_views: int, image_size: int, seed: int, policy="random") -> torch.Tensor:
+def render_pool(records, positions, n_views: int, image_size: int, seed: int, policy="random",
+                spec_kwargs: dict | None = None) -> torch.Tensor:
     """[len(positions), n_views, 3, S, S] float16 renders, each view an independent random spec."""
-    ds = RenderedImages(records, seed=seed, image_size=image_size, policy=policy)
+    ds = RenderedImages(records, seed=seed, image_size=image_size, policy=policy, spec_kwargs=spec_kwargs)
     out = torch.empty(len(positions), n_views, 3, image_size, image_size, dtype=torch.float16)
     for i, pos in enumerate(positions):
         for v in range(n_views):
@@ -65,7 +66,8 @@ def render_pool(records, positions, n_views: int, image_size: int, seed: int, po
 
 
 def build_data(n_patients: int, ecgs_per_patient: int, held_out_fraction: float, image_size: int,
-               n_views: int, seed: int, cache: Path | None = None, policy="random") -> dict:
+               n_views: int, seed: int, cache: Path | None = None, policy="random",
+               spec_kwargs: dict | None = None) -> dict:
     """Cohort, patient split, training pool and held-out A/B renders (cached to disk when asked)."""
     if cache is not None and cache.is_file():
         return torch.load(cache, weights_only=False)
@@ -79,8 +81,8 @@ def build_data(n_patients: int, ecgs_per_patient: int, held_out_fraction: float,
     data = {
         "train_pos": train_pos, "test_pos": test_pos, "patients": patients,
         "labels": {k: np.array([r.labels[k] for r in records], np.float32) for k in ("lvsd", "sex", "af")},
-        "train_pool": render_pool(records, train_pos, n_views, image_size, seed, policy),
-        "test_pool": render_pool(records, test_pos, 2, image_size, seed + 1, policy),
+        "train_pool": render_pool(records, train_pos, n_views, image_size, seed, policy, spec_kwargs),
+        "test_pool": render_pool(records, test_pos, 2, image_size, seed + 1, policy, spec_kwargs),
     }
     n_renders = len(train_pos) * n_views + len(test_pos) * 2
     data["render_s_per_image"] = (time.perf_counter() - t0) / n_renders
@@ -170,6 +172,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--fixed-page", action="store_true",
                     help="diagnostic: every ECG on the same clean 3x4+1R page (no layout/style change), "
                          "so only the biometric signal differs; SimCLR is trivial there and skipped")
+    ap.add_argument("--clean", action="store_true",
+                    help="random layouts and paper styles but no scanner/photo degradations")
     ap.add_argument("--methods", default="bcl,simclr")
     ap.add_argument("--scans", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scans",
                     help="folder of real scans to embed (nearest neighbours printed); skipped if absent")
@@ -181,7 +185,8 @@ def main(argv=None) -> dict:
     if args.fixed_page:
         args.views, args.methods = 1, "bcl"
     data = build_data(args.patients, args.ecgs_per_patient, args.held_out, args.image_size, args.views,
-                      args.seed, cache=args.out / "data.pt", policy=policy)
+                      args.seed, cache=args.out / "data.pt", policy=policy,
+                      spec_kwargs={"degrade_strength": None} if args.clean else None)
     print(f"data: {len(data['train_pos'])} train ECGs x {args.views} renders, {len(data['test_pos'])} "
           f"held-out ECGs x 2; {data['render_s_per_image'] * 1000:.0f} ms/render ({time.perf_counter() - t0:.0f} s)")
     n_test = len(data["test_pos"])
