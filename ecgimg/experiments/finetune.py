@@ -38,16 +38,6 @@ def pretraining_label(cfg: ExperimentConfig) -> str:
     return "pretrained" if cfg.model.init else "none"
 
 
-def _is_better(value: float | None, best: float | None, mode: str) -> bool:
-    if best is None:
-        return True
-    if value is None or not np.isfinite(value):
-        return False
-    if not np.isfinite(best):
-        return True
-    return value < best if mode == "min" else value > best
-
-
 def auroc_metric(key: str):
     """`metrics_fn` for the engine: macro AUROC on the validation loader as "val_auroc", so
     `train.monitor=val_auroc train.monitor_mode=max` can pick checkpoints by AUROC."""
@@ -60,10 +50,11 @@ def auroc_metric(key: str):
     return metrics_fn
 
 
-def fit_classifier(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set,
-                   n_classes: int, out_dir: Path, lr: float):
-    """One supervised engine run; returns the engine's FitResult."""
-    from ecgimg.train import fit, make_loader
+def sweep_fraction(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set, n_classes: int,
+                   out_dir: Path):
+    """The engine's LR sweep on one labelled subset: a fresh classifier per learning rate, same
+    data order, best by `train.monitor`; returns the engine's SweepResult."""
+    from ecgimg.train import lr_sweep, make_loader
     from ecgimg.train.objectives import supervised_bce
 
     train_idx = sources.repeat_to_batches(train_idx, cfg.data.batch_size,
@@ -74,11 +65,11 @@ def fit_classifier(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set,
         num_workers=cfg.data.num_workers, drop_last=len(train_set) > cfg.data.batch_size))
     val_loader = make_loader(val_set, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
                              num_workers=eval_workers(cfg, val_set))
-    model = build_classifier(cfg, n_classes)
-    config = engine_config(cfg, out_dir, len(train_loader), lr=lr)
     metrics_fn = auroc_metric(input_key(cfg)) if cfg.train.monitor == "val_auroc" else None
-    return fit(model, train_loader, val_loader, config,
-               objective=supervised_bce(input_key=input_key(cfg)), metrics_fn=metrics_fn)
+    return lr_sweep(lambda: build_classifier(cfg, n_classes), train_loader, val_loader,
+                    engine_config(cfg, out_dir, len(train_loader)),
+                    lrs=tuple(cfg.finetune.lrs), objective=supervised_bce(input_key=input_key(cfg)),
+                    metrics_fn=metrics_fn)
 
 
 def eval_workers(cfg: ExperimentConfig, dataset) -> int:
@@ -98,6 +89,9 @@ def predict_split(cfg: ExperimentConfig, model, cache, dataset, class_names: lis
 
 
 def run_finetune(cfg: ExperimentConfig) -> Path:
+    """Fine-tune at every label fraction (LR sweep each), save test and validation predictions."""
+    from dataclasses import replace
+
     from ecgimg.evaluate.predictions import save_predictions
     from ecgimg.train.checkpoint import load_weights
 
@@ -115,16 +109,13 @@ def run_finetune(cfg: ExperimentConfig) -> Path:
     results: list[FractionResult] = []
     for fraction in sorted(subsets):
         train_idx = subsets[fraction]
-        best = None
-        for lr in cfg.finetune.lrs:
-            fit_dir = run / f"fraction_{fraction:g}" / f"lr_{lr:g}"
-            result = fit_classifier(cfg, cache, train_idx, val_set, len(class_names), fit_dir, lr)
-            if result.best_checkpoint is None:
-                raise RuntimeError(f"{fit_dir}: the engine saved no best checkpoint")
-            if best is None or _is_better(result.best_value, best[1], cfg.train.monitor_mode):
-                best = (lr, float(result.best_value), Path(result.best_checkpoint))
-        lr, value, checkpoint = best
-        model = build_classifier(cfg, len(class_names))
+        sweep = sweep_fraction(cfg, cache, train_idx, val_set, len(class_names),
+                               run / f"fraction_{fraction:g}")
+        lr, value, checkpoint = sweep.best_lr, float(sweep.best.best_value), sweep.best.best_checkpoint
+        if checkpoint is None:
+            raise RuntimeError(f"{run}: the engine saved no best checkpoint for fraction {fraction:g}")
+        # the whole classifier comes from the checkpoint: skip re-loading the pretrained encoder
+        model = build_classifier(replace(cfg, model=replace(cfg.model, init=None)), len(class_names))
         load_weights(model, checkpoint)
         meta = {"model": cfg.name, "modality": modality_of(cfg.model),
                 "pretraining": pretraining_label(cfg), "label_fraction": fraction,
