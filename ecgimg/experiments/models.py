@@ -16,11 +16,7 @@ def input_key(cfg: ExperimentConfig) -> str:
 
 
 def create(name: str, **kwargs) -> nn.Module:
-    """`create_model`, plus `timm:<name>` for any timm architecture as an image encoder (the
-    registry itself only knows registered names)."""
-    if name.startswith("timm:"):
-        from ecgimg.models.image import timm_model
-        return timm_model(name, **kwargs)
+    """`create_model` (registered names and `timm:<name>` image encoders)."""
     from ecgimg.models import create_model
     return create_model(name, **kwargs)
 

@@ -24,7 +24,11 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model by name; unknown names list what exists."""
+    """Build a registered model by name, or any timm architecture as an image encoder with
+    "timm:<name>"; unknown names list what exists."""
+    if name.startswith("timm:"):
+        from ecgimg.models.image import timm_model
+        return timm_model(name, **kwargs)
     _ensure_builtin_models_loaded()
     if name not in _MODELS:
         raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(_MODELS))}")
