@@ -1,5 +1,6 @@
 import pytest
 import torch
+from mask_runs import true_runs
 
 from ecgimg.models import create_model
 from ecgimg.models.signal import load_encoder_checkpoint
@@ -8,16 +9,6 @@ from ecgimg.ssl.ema import cosine_momentum
 SMALL = dict(depth=2, embed_dim=48, num_heads=2, predictor_dim=32, predictor_depth=1,
              predictor_heads=2)
 
-
-def _runs(row):
-    runs, current = [], 0
-    for value in row.tolist() + [False]:
-        if value:
-            current += 1
-        elif current:
-            runs.append(current)
-            current = 0
-    return runs
 
 
 @pytest.mark.parametrize("name,n_rows,n_time", [("jepa_ecg_vit_tiny_p250", 12, 20),
@@ -39,7 +30,7 @@ def test_mask_blocks_are_at_least_half_a_second_and_hide_every_lead():
     mask = model.sample_mask(4)
     assert mask.shape == (4, 200)
     for row in mask:
-        assert min(_runs(row)) >= 10
+        assert min(true_runs(row)) >= 10
     per_lead = create_model("jepa_ecg_vit_tiny_p250", **SMALL).sample_mask(3).reshape(3, 12, 20)
     assert (per_lead == per_lead[:, :1]).all()  # a masked time hides all 12 leads
 

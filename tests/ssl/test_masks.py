@@ -1,18 +1,9 @@
 import pytest
 import torch
+from mask_runs import true_runs
 
 from ecgimg.ssl.masks import expand_time_mask, time_block_mask
 
-
-def _runs(row):
-    runs, current = [], 0
-    for value in row.tolist() + [False]:
-        if value:
-            current += 1
-        elif current:
-            runs.append(current)
-            current = 0
-    return runs
 
 
 @pytest.mark.parametrize("n_time,min_block", [(20, 1), (200, 10), (200, 25), (40, 3)])
@@ -26,7 +17,7 @@ def test_ratio_and_min_block_length(n_time, min_block):
         assert 0.75 - 1 / n_time <= ratio <= 0.85 + 1 / n_time
         assert (counts < n_time).all()
         for row in mask:
-            assert min(_runs(row)) >= min_block
+            assert min(true_runs(row)) >= min_block
 
 
 def test_seeded_and_varied():
