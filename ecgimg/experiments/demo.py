@@ -145,7 +145,7 @@ def run_demo(cfg: ExperimentConfig) -> Path:
         report = _timed(timings, "report", run_compare, finetune_dirs, root / "report",
                         reference=REFERENCE_ARM if REFERENCE_ARM in names else None,
                         n_boot=cfg.eval.n_boot, seed=cfg.seed, figures=figures,
-                        title=f"ecgimg demo ({cfg.data.source}, {cfg.data.task})", notes=notes,
+                        title=f"ecgimg demo ({kind}, {cfg.data.task})", notes=notes,
                         specificity=cfg.eval.specificity)
     timings["total"] = {"wall_s": round(time.perf_counter() - started, 1),
                         "cpu_s": round(time.process_time() - started_cpu, 1)}
