@@ -58,7 +58,12 @@ def open_cache(cfg: ExperimentConfig):
     shutil.rmtree(tmp, ignore_errors=True)
     _build(kind, path, tmp, cfg)
     out.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, out)  # a half-built cache is never mistaken for a finished one
+    try:
+        os.replace(tmp, out)  # a half-built cache is never mistaken for a finished one
+    except OSError:
+        if not out.is_dir():  # not "another process (e.g. a DDP rank) finished first"
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
     return SignalCache.open(out)
 
 
