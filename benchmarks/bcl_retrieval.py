@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 torch.set_num_threads(1)
 
 from ecgimg.data import synthetic_cohort  # noqa: E402
-from ecgimg.data.images import RenderedImages  # noqa: E402
+from ecgimg.data.images import PRETRAIN_PAGES, RenderedImages  # noqa: E402
 from ecgimg.data.pairs import PatientViewSampler, ViewLoader  # noqa: E402
 from ecgimg.models.image import timm_model  # noqa: E402
 from ecgimg.ssl.bcl import BCLObjective  # noqa: E402
@@ -55,10 +55,11 @@ class PoolViews(Dataset):
 
 
 def render_pool(records, positions, n_views: int, image_size: int, seed: int, policy="random",
-                spec_kwargs: dict | None = None) -> torch.Tensor:
-    """[len(positions), n_views, 3, S, S] float16 renders, each view an independent random spec."""
-    ds = RenderedImages(records, seed=seed, image_size=image_size, policy=policy, spec_kwargs=spec_kwargs)
-    out = torch.empty(len(positions), n_views, 3, image_size, image_size, dtype=torch.float16)
+                page_kwargs: dict | None = None, grayscale: bool = False) -> torch.Tensor:
+    """[len(positions), n_views, C, S, S] float16 renders, each view an independent random spec."""
+    ds = RenderedImages(records, seed=seed, image_size=image_size, policy=policy, grayscale=grayscale,
+                        **(page_kwargs or {}))
+    out = torch.empty(len(positions), n_views, 1 if grayscale else 3, image_size, image_size, dtype=torch.float16)
     for i, pos in enumerate(positions):
         for v in range(n_views):
             out[i, v] = ds[(int(pos), v, 0)]["image"].half()
@@ -67,7 +68,7 @@ def render_pool(records, positions, n_views: int, image_size: int, seed: int, po
 
 def build_data(n_patients: int, ecgs_per_patient: int, held_out_fraction: float, image_size: int,
                n_views: int, seed: int, cache: Path | None = None, policy="random",
-               spec_kwargs: dict | None = None) -> dict:
+               page_kwargs: dict | None = None, grayscale: bool = False) -> dict:
     """Cohort, patient split, training pool and held-out A/B renders (cached to disk when asked)."""
     if cache is not None and cache.is_file():
         return torch.load(cache, weights_only=False)
@@ -81,8 +82,8 @@ def build_data(n_patients: int, ecgs_per_patient: int, held_out_fraction: float,
     data = {
         "train_pos": train_pos, "test_pos": test_pos, "patients": patients,
         "labels": {k: np.array([r.labels[k] for r in records], np.float32) for k in ("lvsd", "sex", "af")},
-        "train_pool": render_pool(records, train_pos, n_views, image_size, seed, policy, spec_kwargs),
-        "test_pool": render_pool(records, test_pos, 2, image_size, seed + 1, policy, spec_kwargs),
+        "train_pool": render_pool(records, train_pos, n_views, image_size, seed, policy, page_kwargs, grayscale),
+        "test_pool": render_pool(records, test_pos, 2, image_size, seed + 1, policy, page_kwargs, grayscale),
     }
     n_renders = len(train_pos) * n_views + len(test_pos) * 2
     data["render_s_per_image"] = (time.perf_counter() - t0) / n_renders
@@ -92,13 +93,13 @@ def build_data(n_patients: int, ecgs_per_patient: int, held_out_fraction: float,
     return data
 
 
-def new_encoder(seed: int) -> torch.nn.Module:
+def new_encoder(seed: int, backbone: str = BACKBONE, in_chans: int = 3) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return timm_model(BACKBONE, proj_dim=128, proj_hidden=256)
+    return timm_model(backbone, proj_dim=128, proj_hidden=256, in_chans=in_chans)
 
 
 def pretrain(method: str, data: dict, steps: int, patients_per_batch: int, lr: float, seed: int,
-             out_dir: Path) -> torch.nn.Module:
+             out_dir: Path, temperature: float = 0.1, backbone: str = BACKBONE) -> torch.nn.Module:
     """BCL or SimCLR pretraining through the project engine; returns the trained encoder."""
     from ecgimg.train import fit
     from ecgimg.train.config import TrainConfig
@@ -106,14 +107,14 @@ def pretrain(method: str, data: dict, steps: int, patients_per_batch: int, lr: f
     train_patient = codes[data["train_pos"]]
     dataset = PoolViews(data["train_pool"], train_patient)
     if method == "bcl":
-        ids, policy, objective = train_patient, "skip", BCLObjective(temperature=0.1)
+        ids, policy, objective = train_patient, "skip", BCLObjective(temperature=temperature)
     else:
-        ids, policy, objective = np.arange(len(train_patient)), "repeat", SimCLRObjective(temperature=0.1)
+        ids, policy, objective = np.arange(len(train_patient)), "repeat", SimCLRObjective(temperature=temperature)
     sampler = PatientViewSampler(ids, patients_per_batch=patients_per_batch, views_per_patient=2,
                                  seed=seed, single_ecg_policy=policy)
     loader = ViewLoader(dataset, sampler)
     epochs = max(1, -(-steps // len(sampler)))
-    model = new_encoder(seed)
+    model = new_encoder(seed, backbone, in_chans=data["train_pool"].shape[2])
     config = TrainConfig(epochs=epochs, max_steps=steps, lr=lr, weight_decay=1e-4, warmup_steps=steps // 10,
                          seed=seed, out_dir=str(out_dir / f"run_{method}"), progress=False,
                          log_every=max(1, steps // 10), monitor="train_loss", save_every_epochs=10_000)
@@ -174,6 +175,13 @@ def main(argv=None) -> dict:
                          "so only the biometric signal differs; SimCLR is trivial there and skipped")
     ap.add_argument("--clean", action="store_true",
                     help="random layouts and paper styles but no scanner/photo degradations")
+    ap.add_argument("--pages", choices=("pretrain", "random"), default="pretrain",
+                    help="pretrain: ecgimg.data.images.PRETRAIN_PAGES (readable landscape layouts, light "
+                         "effects, no photocopy thresholding, cut to the lead grid); random: whole "
+                         "letterboxed pages from render.random_spec with every degradation")
+    ap.add_argument("--grayscale", action="store_true", help="1-channel input")
+    ap.add_argument("--backbone", default=BACKBONE, help="timm name")
+    ap.add_argument("--temperature", type=float, default=0.1)
     ap.add_argument("--methods", default="bcl,simclr")
     ap.add_argument("--scans", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/scans",
                     help="folder of real scans to embed (nearest neighbours printed); skipped if absent")
@@ -182,20 +190,24 @@ def main(argv=None) -> dict:
 
     t0 = time.perf_counter()
     policy = {"layout": "3x4+1R", "style": "classic", "degrade": None} if args.fixed_page else "random"
+    page_kwargs = dict(PRETRAIN_PAGES) if args.pages == "pretrain" else {}
     if args.fixed_page:
-        args.views, args.methods = 1, "bcl"
+        args.views, args.methods, page_kwargs = 1, "bcl", {}
+    if args.clean:
+        page_kwargs["spec_kwargs"] = {**page_kwargs.get("spec_kwargs", {}), "degrade_strength": None}
     data = build_data(args.patients, args.ecgs_per_patient, args.held_out, args.image_size, args.views,
-                      args.seed, cache=args.out / "data.pt", policy=policy,
-                      spec_kwargs={"degrade_strength": None} if args.clean else None)
+                      args.seed, cache=args.out / "data.pt", policy=policy, page_kwargs=page_kwargs,
+                      grayscale=args.grayscale)
     print(f"data: {len(data['train_pos'])} train ECGs x {args.views} renders, {len(data['test_pos'])} "
           f"held-out ECGs x 2; {data['render_s_per_image'] * 1000:.0f} ms/render ({time.perf_counter() - t0:.0f} s)")
     n_test = len(data["test_pos"])
     chance = (args.ecgs_per_patient - 1) / (n_test - 1)
     results = {"chance": chance}
-    models = {"random init": new_encoder(args.seed).eval()}
-    for method in args.methods.split(","):
+    models = {"random init": new_encoder(args.seed, args.backbone, data["train_pool"].shape[2]).eval()}
+    for method in filter(None, args.methods.split(",")):
         t1 = time.perf_counter()
-        models[method] = pretrain(method, data, args.steps, args.patients_per_batch, args.lr, args.seed, args.out)
+        models[method] = pretrain(method, data, args.steps, args.patients_per_batch, args.lr, args.seed, args.out,
+                                  temperature=args.temperature, backbone=args.backbone)
         torch.save(models[method].state_dict(), args.out / f"{method}.pt")
         print(f"{method}: {args.steps} steps in {time.perf_counter() - t1:.0f} s")
     torch.save(models["random init"].state_dict(), args.out / "random.pt")

@@ -26,6 +26,15 @@ MAX_IMAGE_PIXELS = 120_000_000  # ~ an A3 page at 1200 DPI; anything bigger is r
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 GREY_MEAN, GREY_STD = 0.449, 0.226  # channel mean of the ImageNet statistics, for 1-channel input
+#: Layouts whose 12 leads span the page width in readable rows (no 1-2 lead strips, no 12 thin rows).
+READABLE_LAYOUTS = ("3x4+1R", "3x4", "3x4+2R", "3x4+3R", "6x2", "6x2+1R", "cabrera-3x4")
+#: Page policy for contrastive pretraining at small sizes (RenderedImages(**PRETRAIN_PAGES)): readable
+#: landscape layouts, light scan/photo effects, pages drawn/degraded at 2x the training size, then cut to
+#: the lead grid and stretched to the square input. Why: at 128-224 px a letterboxed page leaves traces
+#: a few px tall, and photocopy/fax thresholding at that size erases them (measured: BCL collapses).
+PRETRAIN_PAGES = {"spec_kwargs": {"layouts": READABLE_LAYOUTS, "degrade_strength": "light"},
+                  "crop": "grid", "orientation": "landscape", "drop_effects": ("black_white",),
+                  "oversample": 2.0}
 
 
 class ImageFileError(RecordError):
@@ -45,6 +54,31 @@ def letterbox(image: np.ndarray, size_px: int, fill: int = 255) -> np.ndarray:
     top, left = (size_px - new_h) // 2, (size_px - new_w) // 2
     out[top:top + new_h, left:left + new_w] = resized
     return out
+
+
+def stretch(image: np.ndarray, size_px: int) -> np.ndarray:
+    """Resize HxW(xC) uint8 to size x size ignoring aspect ratio (area filter when shrinking)."""
+    import cv2
+    h, w = image.shape[:2]
+    interp = cv2.INTER_AREA if size_px < max(h, w) else cv2.INTER_LINEAR
+    return cv2.resize(image, (size_px, size_px), interpolation=interp)
+
+
+def grid_crop(image: np.ndarray, truth: dict, margin_frac: float = 0.02) -> np.ndarray:
+    """The lead grid of a rendered page: the box around every panel's cell (after degradations),
+    plus a small margin, clipped to the image. Drops header text and margins, as real scans that
+    are cropped to the tracing do; falls back to the whole image when no panel is known."""
+    quads = [np.asarray(p["cell_quad"], np.float64) for p in truth.get("panels", ()) if p.get("cell_quad")]
+    if not quads:
+        return image
+    pts = np.concatenate(quads)
+    h, w = image.shape[:2]
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    mx, my = margin_frac * (x1 - x0), margin_frac * (y1 - y0)
+    left, top = int(np.clip(np.floor(x0 - mx), 0, w - 1)), int(np.clip(np.floor(y0 - my), 0, h - 1))
+    right, bottom = int(np.clip(np.ceil(x1 + mx), left + 1, w)), int(np.clip(np.ceil(y1 + my), top + 1, h))
+    return image[top:bottom, left:right]
 
 
 def to_tensor(image_rgb: np.ndarray, grayscale: bool = False) -> torch.Tensor:
@@ -210,7 +244,8 @@ class RenderedImages(Dataset):
                  targets: Any = None, task: str | None = None, patient_ids: Sequence | None = None,
                  fs: float | None = None, leads: Sequence[str] | None = None,
                  render_dpi: int | None = 100, pages_dir: str | Path | None = None,
-                 spec_kwargs: dict | None = None):
+                 spec_kwargs: dict | None = None, crop: str = "page", orientation: str | None = None,
+                 drop_effects: Sequence[str] = (), oversample: float = 1.0):
         signals, src_fs, src_leads, pids, rids, tgt = _source_arrays(source, targets, patient_ids, task)
         self.signals = signals
         self.fs = float(fs or src_fs)
@@ -228,6 +263,14 @@ class RenderedImages(Dataset):
         self.render_dpi = render_dpi
         self.pages_dir = None if pages_dir is None else Path(pages_dir)
         self.spec_kwargs = dict(spec_kwargs or {})
+        if crop not in ("page", "grid"):
+            raise ValueError(f"crop must be 'page' (letterboxed page) or 'grid' (lead grid, stretched), got {crop!r}")
+        if orientation not in (None, "landscape", "portrait"):
+            raise ValueError(f"orientation must be None, 'landscape' or 'portrait', got {orientation!r}")
+        if not oversample >= 1.0:
+            raise ValueError(f"oversample must be >= 1, got {oversample!r}")
+        self.crop, self.orientation, self.oversample = crop, orientation, float(oversample)
+        self.drop_effects = tuple(drop_effects)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -259,12 +302,18 @@ class RenderedImages(Dataset):
         if self.render_dpi is not None and style.dpi > self.render_dpi:
             # drawing dominates cost and the page is shrunk to S px anyway: draw at a lower DPI
             style = dataclasses.replace(style, dpi=int(self.render_dpi))
+        if self.orientation is not None and style.orientation != self.orientation:
+            style = dataclasses.replace(style, orientation=self.orientation)
+        if dataclasses.is_dataclass(degrade) and self.drop_effects:  # e.g. no photocopy thresholding
+            degrade = dataclasses.replace(degrade, **{name: None for name in self.drop_effects})
         w_mm, h_mm = style.page_size_mm
-        scale = self.image_size / max(w_mm, h_mm)
+        scale = self.image_size * self.oversample / max(w_mm, h_mm)
         out_hw = (max(1, round(h_mm * scale)), max(1, round(w_mm * scale)))
         rendered = render.render(np.asarray(self.signals[record], dtype=np.float32), self.fs, self.leads,
                                  layout=layout, style=style, degrade=degrade,
                                  seed=int(seq.generate_state(1)[0]), out_size=out_hw)
+        if self.crop == "grid":
+            return stretch(grid_crop(rendered.image, rendered.truth), self.image_size)
         return letterbox(rendered.image, self.image_size)
 
     def _read_page(self, record: int) -> np.ndarray:

@@ -208,3 +208,41 @@ def test_offline_pages_mode(tmp_path, cohort):
     assert img.shape == (3, 32, 32)
     with pytest.raises(ImageFileError, match="ecg-render"):
         ds[2]
+
+
+def test_grid_crop_cuts_to_panels_and_stretch_is_square():
+    from ecgimg.data.images import grid_crop, stretch
+    page = np.full((100, 200, 3), 255, np.uint8)
+    truth = {"panels": [{"cell_quad": [[20, 30], [120, 30], [120, 50], [20, 50]]},
+                        {"cell_quad": [[120, 50], [180, 50], [180, 90], [120, 90]]}]}
+    crop = grid_crop(page, truth, margin_frac=0.0)
+    assert crop.shape[:2] == (60, 160)  # y 30..90, x 20..180
+    assert grid_crop(page, {"panels": []}) is page  # nothing known: whole page
+    # a quad outside the image (perspective) is clipped, never an empty crop
+    far = {"panels": [{"cell_quad": [[-50, -20], [400, -20], [400, 300], [-50, 300]]}]}
+    assert grid_crop(page, far).shape == page.shape
+    assert stretch(crop, 32).shape == (32, 32, 3)
+
+
+def test_rendered_options_are_validated(cohort):
+    with pytest.raises(ValueError, match="crop"):
+        RenderedImages(cohort, crop="lead")
+    with pytest.raises(ValueError, match="orientation"):
+        RenderedImages(cohort, orientation="sideways")
+    with pytest.raises(ValueError, match="oversample"):
+        RenderedImages(cohort, oversample=0.5)
+
+
+@needs_random_spec
+def test_pretrain_pages_fill_the_square_with_ink_and_are_seeded(cohort):
+    """PRETRAIN_PAGES: the lead grid stretched over the whole input (no white letterbox bands), traces
+    kept (no photocopy thresholding), deterministic per (seed, epoch, index, view)."""
+    from ecgimg.data.images import PRETRAIN_PAGES
+    ds = RenderedImages(cohort, seed=1, image_size=64, **PRETRAIN_PAGES)
+    for view in range(3):
+        img = ds.render_view(0, view)
+        assert img.shape == (64, 64, 3)
+        assert torch.equal(ds[(0, view, 0)]["image"], ds[(0, view, 0)]["image"])
+        # ink (dark pixels) in the top and bottom fifth: the grid spans the height
+        dark = img.min(axis=2) < 200
+        assert dark[:13].any() and dark[-13:].any()
