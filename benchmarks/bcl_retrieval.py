@@ -2,12 +2,15 @@
 
 Protocol: synthetic cohort split by patient. Each training ECG is rendered K times with
 independently drawn random layouts/styles/degradations (a fixed pool, so the CPU budget goes to the
-model rather than re-rendering every step). A small CNN (timm resnet10t, 128 px) is pretrained
+model rather than re-rendering every step); by default pages follow
+`ecgimg.data.images.PRETRAIN_PAGES` (readable landscape layouts, light scan/photo effects, no
+photocopy thresholding, cut to the lead grid and stretched), greyscale. A small CNN (timm resnet10t,
+128 px) is pretrained
 with the engine (`ecgimg.train.fit`) on BCL (two *different* ECGs of a patient, different renders)
 or SimCLR (two different renders of one ECG). Evaluation on held-out patients: every ECG is rendered
 twice (views A and B, independent specs); for each query (view A of ECG i) the gallery is view B of
 every *other* held-out ECG; top-1 is correct when the nearest gallery ECG is from the same patient.
-Chance = (ECGs per patient - 1) / (held-out ECGs - 1).
+Chance = (ECGs per patient - 1) / (held-out ECGs - 1). Top-5 and mean reciprocal rank are printed too.
 
     .venv/bin/python benchmarks/bcl_retrieval.py [--steps 200] [--patients 150] [--out /tmp/ecgimg_bcl]
 
@@ -129,14 +132,29 @@ def embed(model: torch.nn.Module, images: torch.Tensor, head: str, batch: int = 
     return torch.nn.functional.normalize(torch.cat(outs), dim=1)
 
 
-def retrieval_top1(model: torch.nn.Module, data: dict, head: str) -> float:
-    """Query view A of each held-out ECG against view B of every other held-out ECG."""
+def retrieval_scores(model: torch.nn.Module, data: dict, head: str) -> dict[str, float]:
+    """Query view A of each held-out ECG against view B of every other held-out ECG: top-1, top-5
+    (a same-patient ECG among the 5 nearest) and mean reciprocal rank of the first same-patient hit."""
     pool = data["test_pool"]
     a, b = embed(model, pool[:, 0], head), embed(model, pool[:, 1], head)
     sim = a @ b.T
     sim.fill_diagonal_(float("-inf"))  # the query's own ECG is not in its gallery
     patients = data["patients"][data["test_pos"]]
-    return float((patients[sim.argmax(dim=1).numpy()] == patients).mean())
+    order = sim.argsort(dim=1, descending=True)[:, :-1].numpy()  # drop the query's own ECG (last)
+    hits = patients[order] == patients[:, None]
+    first = hits.argmax(axis=1)
+    return {"top1": float(hits[:, 0].mean()), "top5": float(hits[:, :5].any(axis=1).mean()),
+            "mrr": float((1.0 / (first + 1)).mean())}
+
+
+def retrieval_top1(model: torch.nn.Module, data: dict, head: str) -> float:
+    return retrieval_scores(model, data, head)["top1"]
+
+
+def read_settings(out_dir: Path) -> dict:
+    """The arguments of the run that wrote `out_dir` (empty for runs before settings were saved)."""
+    path = Path(out_dir) / "retrieval.json"
+    return json.loads(path.read_text()).get("settings", {}) if path.is_file() else {}
 
 
 def scan_neighbours(models: dict, folder: Path, image_size: int) -> None:
@@ -165,9 +183,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--held-out", type=float, default=1 / 3)
     ap.add_argument("--image-size", type=int, default=128)
     ap.add_argument("--views", type=int, default=3, help="renders per training ECG in the pool")
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=250)
     ap.add_argument("--patients-per-batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("/tmp/ecgimg_bcl"))
     ap.add_argument("--fixed-page", action="store_true",
@@ -179,7 +197,9 @@ def main(argv=None) -> dict:
                     help="pretrain: ecgimg.data.images.PRETRAIN_PAGES (readable landscape layouts, light "
                          "effects, no photocopy thresholding, cut to the lead grid); random: whole "
                          "letterboxed pages from render.random_spec with every degradation")
-    ap.add_argument("--grayscale", action="store_true", help="1-channel input")
+    ap.add_argument("--grayscale", action=argparse.BooleanOptionalAction, default=True,
+                    help="1-channel input (default; --no-grayscale for RGB)")
+    ap.add_argument("--layouts", default=None, help="comma-separated layout presets (default: the page policy's)")
     ap.add_argument("--backbone", default=BACKBONE, help="timm name")
     ap.add_argument("--temperature", type=float, default=0.1)
     ap.add_argument("--methods", default="bcl,simclr")
@@ -193,6 +213,8 @@ def main(argv=None) -> dict:
     page_kwargs = dict(PRETRAIN_PAGES) if args.pages == "pretrain" else {}
     if args.fixed_page:
         args.views, args.methods, page_kwargs = 1, "bcl", {}
+    if args.layouts:
+        page_kwargs["spec_kwargs"] = {**page_kwargs.get("spec_kwargs", {}), "layouts": tuple(args.layouts.split(","))}
     if args.clean:
         page_kwargs["spec_kwargs"] = {**page_kwargs.get("spec_kwargs", {}), "degrade_strength": None}
     data = build_data(args.patients, args.ecgs_per_patient, args.held_out, args.image_size, args.views,
@@ -202,7 +224,8 @@ def main(argv=None) -> dict:
           f"held-out ECGs x 2; {data['render_s_per_image'] * 1000:.0f} ms/render ({time.perf_counter() - t0:.0f} s)")
     n_test = len(data["test_pos"])
     chance = (args.ecgs_per_patient - 1) / (n_test - 1)
-    results = {"chance": chance}
+    results = {"chance": chance, "settings": {k: str(v) if isinstance(v, Path) else v
+                                               for k, v in vars(args).items()}}
     models = {"random init": new_encoder(args.seed, args.backbone, data["train_pool"].shape[2]).eval()}
     for method in filter(None, args.methods.split(",")):
         t1 = time.perf_counter()
@@ -213,11 +236,12 @@ def main(argv=None) -> dict:
     torch.save(models["random init"].state_dict(), args.out / "random.pt")
     print(f"\nsame-patient retrieval top-1 on {n_test} held-out ECGs "
           f"({n_test // args.ecgs_per_patient} patients), different ECG + different render; chance {chance:.3f}")
-    print(f"{'init':12s} {'features':>9s} {'projection':>11s}")
+    print(f"chance top-5 ~{1 - (1 - chance) ** 5:.3f}; top1/top5/MRR per head")
+    print(f"{'init':12s} {'features':>20s} {'projection':>20s}")
     for name, model in models.items():
-        row = {head: retrieval_top1(model, data, head) for head in ("features", "projection")}
+        row = {head: retrieval_scores(model, data, head) for head in ("features", "projection")}
         results[name] = row
-        print(f"{name:12s} {row['features']:9.3f} {row['projection']:11.3f}")
+        print(f"{name:12s} " + " ".join("{top1:6.3f} {top5:6.3f} {mrr:6.3f}".format(**row[h]) for h in row))
     (args.out / "retrieval.json").write_text(json.dumps(results, indent=2))
     if args.scans.is_dir():
         scan_neighbours(models, args.scans, args.image_size)

@@ -75,7 +75,8 @@ class _LabelledPool(torch.utils.data.Dataset):
         return {"image": self.pool[ecg, slot].float(), "target": self.targets[ecg], "index": ecg}
 
 
-def scratch_aurocs(data: dict, pick: np.ndarray, steps: int, seed: int, out: Path) -> dict[str, float]:
+def scratch_aurocs(data: dict, pick: np.ndarray, steps: int, seed: int, out: Path,
+                   backbone: str = bench.BACKBONE) -> dict[str, float]:
     """End-to-end multi-label training from random init on the picked ECGs; AUROC per task."""
     from ecgimg.train import fit, make_loader
     from ecgimg.train.config import TrainConfig
@@ -84,7 +85,7 @@ def scratch_aurocs(data: dict, pick: np.ndarray, steps: int, seed: int, out: Pat
     ds = _LabelledPool(data["train_pool"][pick], targets[pick])
     loader = make_loader(ds, batch_size=min(32, len(ds)), shuffle=True, seed=seed, drop_last=len(ds) > 32)
     torch.manual_seed(seed)
-    model = bench.timm_model(bench.BACKBONE, num_classes=len(TASKS))
+    model = bench.timm_model(backbone, num_classes=len(TASKS), in_chans=data["train_pool"].shape[2])
     epochs = max(1, -(-steps // max(1, len(loader))))
     config = TrainConfig(epochs=epochs, max_steps=steps, lr=1e-3, weight_decay=1e-4, seed=seed,
                          out_dir=str(out / f"scratch_{len(pick)}_{seed}"), progress=False,
@@ -107,12 +108,14 @@ def main(argv=None) -> None:
     if not (args.out / "bcl.pt").is_file():
         bench.main(["--out", str(args.out)])
     data = torch.load(args.out / "data.pt", weights_only=False)
+    settings = bench.read_settings(args.out)  # the backbone the encoders were pretrained with
+    backbone, in_chans = settings.get("backbone", bench.BACKBONE), data["train_pool"].shape[2]
     t0 = time.perf_counter()
     feats = {}
     for name, file in (("bcl", "bcl.pt"), ("simclr", "simclr.pt"), ("random", "random.pt")):
         if not (args.out / file).is_file():  # e.g. the --fixed-page diagnostic has no SimCLR
             continue
-        model = bench.new_encoder(0)
+        model = bench.new_encoder(0, backbone, in_chans)
         model.load_state_dict(torch.load(args.out / file, weights_only=True))
         feats[name] = features(model.eval(), data)
     train_y = {t: data["labels"][t][data["train_pos"]] for t in TASKS}
@@ -135,7 +138,7 @@ def main(argv=None) -> None:
             # scratch: one multi-label network on one labelled subset (the lvsd-stratified draw)
             pick = labelled_subset(train_y["lvsd"], fraction, rng)
             if all(0 < train_y[t][pick].sum() < len(pick) for t in TASKS) or fraction == 1.0:
-                for t, auc in scratch_aurocs(data, pick, args.scratch_steps, r, args.out).items():
+                for t, auc in scratch_aurocs(data, pick, args.scratch_steps, r, args.out, backbone).items():
                     scores.setdefault("scratch (e2e)", {}).setdefault(t, []).append(auc)
         for name, per_task in scores.items():
             rows.append((fraction, name, {t: float(np.mean(v)) for t, v in per_task.items()},
