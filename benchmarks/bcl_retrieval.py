@@ -102,7 +102,8 @@ def new_encoder(seed: int, backbone: str = BACKBONE, in_chans: int = 3) -> torch
 
 
 def pretrain(method: str, data: dict, steps: int, patients_per_batch: int, lr: float, seed: int,
-             out_dir: Path, temperature: float = 0.1, backbone: str = BACKBONE) -> torch.nn.Module:
+             out_dir: Path, temperature: float = 0.1, backbone: str = BACKBONE,
+             views_per_patient: int = 2) -> torch.nn.Module:
     """BCL or SimCLR pretraining through the project engine; returns the trained encoder."""
     from ecgimg.train import fit
     from ecgimg.train.config import TrainConfig
@@ -113,7 +114,9 @@ def pretrain(method: str, data: dict, steps: int, patients_per_batch: int, lr: f
         ids, policy, objective = train_patient, "skip", BCLObjective(temperature=temperature)
     else:
         ids, policy, objective = np.arange(len(train_patient)), "repeat", SimCLRObjective(temperature=temperature)
-    sampler = PatientViewSampler(ids, patients_per_batch=patients_per_batch, views_per_patient=2,
+    if method != "bcl":  # SimCLR: 2 renders per ECG, as many images per batch as BCL
+        patients_per_batch, views_per_patient = max(2, patients_per_batch * views_per_patient // 2), 2
+    sampler = PatientViewSampler(ids, patients_per_batch=patients_per_batch, views_per_patient=views_per_patient,
                                  seed=seed, single_ecg_policy=policy)
     loader = ViewLoader(dataset, sampler)
     epochs = max(1, -(-steps // len(sampler)))
@@ -184,8 +187,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--image-size", type=int, default=128)
     ap.add_argument("--views", type=int, default=3, help="renders per training ECG in the pool")
     ap.add_argument("--steps", type=int, default=250)
-    ap.add_argument("--patients-per-batch", type=int, default=16)
+    ap.add_argument("--patients-per-batch", type=int, default=11)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--views-per-patient", type=int, default=3,
+                    help="BCL views per patient in a batch: different ECGs of the patient, all positives of each other")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("/tmp/ecgimg_bcl"))
     ap.add_argument("--fixed-page", action="store_true",
@@ -230,7 +235,8 @@ def main(argv=None) -> dict:
     for method in filter(None, args.methods.split(",")):
         t1 = time.perf_counter()
         models[method] = pretrain(method, data, args.steps, args.patients_per_batch, args.lr, args.seed, args.out,
-                                  temperature=args.temperature, backbone=args.backbone)
+                                  temperature=args.temperature, backbone=args.backbone,
+                                  views_per_patient=args.views_per_patient)
         torch.save(models[method].state_dict(), args.out / f"{method}.pt")
         print(f"{method}: {args.steps} steps in {time.perf_counter() - t1:.0f} s")
     torch.save(models["random init"].state_dict(), args.out / "random.pt")
