@@ -335,5 +335,5 @@ class RenderedImages(Dataset):
         sample: dict[str, Any] = {"image": to_tensor(rgb, self.grayscale), "index": record,
                                   "patient": int(self.patient[record]), "view": int(view)}
         if self.targets is not None:
-            sample["target"] = torch.from_numpy(self.targets[record])
+            sample["target"] = torch.from_numpy(self.targets[record].copy())
         return sample

@@ -23,7 +23,7 @@ RECONSTRUCTION_STEM = "mae_reconstruction"  # -> mae_reconstruction_leads.png / 
 
 def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, seed: int) -> DataLoader:
     """Batches of patients × views rendered on the fly; SimCLR's identity is the ECG itself."""
-    from ecgimg.data.images import RenderedImages
+    from ecgimg.data.images import PRETRAIN_PAGES, RenderedImages
     from ecgimg.data.pairs import PatientViewSampler, ViewLoader
     from ecgimg.train.loaders import seed_worker
 
@@ -42,8 +42,9 @@ def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, seed: 
     sampler = sampler_for(cfg.image.patients_per_batch)
     if len(sampler) == 0:  # a small (validation) split: one batch of every eligible identity
         sampler = sampler_for(len(sampler.groups))
+    pages = PRETRAIN_PAGES if cfg.image.pretrain_pages == "readable" else {}
     dataset = RenderedImages(cache, indices=indices, task=None, seed=seed,
-                             image_size=cfg.image.image_size, grayscale=cfg.image.grayscale)
+                             image_size=cfg.image.image_size, grayscale=cfg.image.grayscale, **pages)
     return ViewLoader(dataset, batch_sampler=sampler, num_workers=cfg.data.num_workers,
                            worker_init_fn=seed_worker)
 

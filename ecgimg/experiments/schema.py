@@ -50,6 +50,10 @@ class ImageSection:
     grayscale: bool = False
     patients_per_batch: int = 16     # contrastive batches: patients x views
     views_per_patient: int = 2
+    # contrastive pretraining pages: "readable" = full-width landscape layouts, light effects, cut to
+    # the lead grid (`ecgimg.data.images.PRETRAIN_PAGES`: the only setting where BCL beat chance
+    # with varied layouts on CPU budgets); "any" = every layout, style and degradation
+    pretrain_pages: Literal["readable", "any"] = "readable"
 
 
 @dataclass
