@@ -145,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from ecgimg.config import to_dict
                 print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
                 return 0
-            result = _runner(args.command)(cfg)
+            try:
+                result = _runner(args.command)(cfg)
+            finally:  # under torchrun: leave the process group without racing rank 0's store
+                from ecgimg.train.distributed import shutdown
+                shutdown()
             print(f"done: {result}")
             return 0
         if args.command == "compare":

@@ -76,3 +76,14 @@ def all_gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
     gathered = [torch.empty_like(tensor) for _ in range(world_size())]
     dist.all_gather(gathered, tensor.contiguous())
     return torch.cat(gathered, dim=0)
+
+
+def shutdown() -> None:
+    """Leave the process group cleanly: wait for every rank, then destroy it.
+
+    Without the barrier, rank 0 (which hosts the TCP store) may tear down while another rank is
+    still talking to it, and that rank aborts ("terminate called without an active exception").
+    """
+    if is_distributed():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from ecgimg.ssl.bcl import BCLObjective, bcl_loss, contrastive_stats
 from ecgimg.ssl.simclr import SimCLRObjective, simclr_loss
+from ecgimg.train.distributed import shutdown
 
 
 def reference_supcon_out(emb: torch.Tensor, ids: list[int], temperature: float) -> float:
@@ -197,7 +198,7 @@ def _ddp_worker(rank_: int, port: int, out_dir: str):
         torch.save({"loss": loss.detach(), "grad_w": model.module.lin.weight.grad.clone(),
                     "grad_b": model.module.lin.bias.grad.clone()}, os.path.join(out_dir, f"r{rank_}.pt"))
     finally:
-        dist.destroy_process_group()
+        shutdown()
 
 
 def _free_port() -> int:

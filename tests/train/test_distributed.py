@@ -9,6 +9,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from ecgimg.train import NonFiniteLossError, TrainConfig, fit, load_checkpoint, make_loader, predict
+from ecgimg.train import distributed
 from ecgimg.train.distributed import all_gather_no_grad, all_gather_with_grad, init_from_env
 
 from toys import ToyRegression, TinyMLP, flat_params, mse_objective
@@ -83,7 +84,7 @@ def _worker(rank, port, out_dir):
     except NonFiniteLossError as exc:
         report["nan_error"] = exc.step
     torch.save(report, out_dir / f"rank{rank}.pt")
-    dist.destroy_process_group()
+    distributed.shutdown()
 
 
 def _free_port():
