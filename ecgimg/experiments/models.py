@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch.nn as nn
 
-from ecgimg.experiments.schema import ExperimentConfig, modality_of
+from ecgimg.experiments.schema import SIGNAL_OBJECTIVES, ExperimentConfig, modality_of
 
 
 def input_key(cfg: ExperimentConfig) -> str:
@@ -54,12 +54,13 @@ def load_pretrained(model: nn.Module, path: str | Path) -> None:
 
 
 def build_pretrain_model(cfg: ExperimentConfig) -> tuple[nn.Module, Callable]:
-    """(model, objective) for `pretrain.objective`: MAE on signals, BCL/SimCLR on images."""
+    """(model, objective) for `pretrain.objective`: MAE/JEPA/BELL on signals, BCL/SimCLR on images."""
     objective = cfg.pretrain.objective
-    if objective == "mae":
+    if objective in SIGNAL_OBJECTIVES:
         from ecgimg.train.objectives import input_loss
-        if modality_of(cfg.model) != "signal":
-            raise ValueError(f"MAE pretraining needs a signal MAE model, got {cfg.model.name!r}")
+        if modality_of(cfg.model) != "signal" or not cfg.model.name.startswith(f"{objective}_"):
+            raise ValueError(f"{objective} pretraining needs a signal {objective}_* model "
+                             f"(e.g. {objective}_ecg_vit_tiny_p250), got {cfg.model.name!r}")
         return create(cfg.model.name, **cfg.model.kwargs), input_loss("signal")
     if modality_of(cfg.model) != "image":
         raise ValueError(f"{objective} pretraining needs an image backbone (image_* or timm:*), "

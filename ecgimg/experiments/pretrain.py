@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from ecgimg.experiments import sources
 from ecgimg.experiments.common import engine_config, start_run
 from ecgimg.experiments.models import build_pretrain_model, encoder_for_export
-from ecgimg.experiments.schema import ExperimentConfig
+from ecgimg.experiments.schema import SIGNAL_OBJECTIVES, ExperimentConfig
 
 ENCODER_FILE = "encoder.safetensors"
 RECONSTRUCTION_STEM = "mae_reconstruction"  # -> mae_reconstruction_leads.png / _all.png
@@ -54,7 +54,7 @@ def _loaders(cfg: ExperimentConfig, cache):
 
     train_idx = sources.split_indices(cache, "train")
     val_idx = sources.split_indices(cache, "val")
-    if cfg.pretrain.objective == "mae":
+    if cfg.pretrain.objective in SIGNAL_OBJECTIVES:
         from ecgimg.data import SignalDataset
         train = make_loader(SignalDataset(cache, indices=train_idx), cfg.data.batch_size,
                             shuffle=True, seed=cfg.seed, num_workers=cfg.data.num_workers,

@@ -60,7 +60,9 @@ class ImageSection:
 class PretrainSection:
     """Self-supervised objective of `ecgimg pretrain`."""
 
-    objective: Literal["mae", "bcl", "simclr"] = "mae"
+    # mae / jepa / bell pretrain a signal model (registry mae_*, jepa_*, bell_* wrappers whose forward
+    # returns the loss); bcl / simclr an image backbone on rendered pages
+    objective: Literal["mae", "jepa", "bell", "bcl", "simclr"] = "mae"
     temperature: float = 0.1         # contrastive softmax temperature
     projection_dim: int = 128        # contrastive projection head width
 
@@ -143,6 +145,10 @@ class ExperimentConfig:
 
 #: Command-line shorthands: `data=ptbxl:PATH` means `data.source=ptbxl:PATH`.
 ALIASES = {"data": "data.source", "model": "model.name", "task": "data.task", "out": "out_dir"}
+
+
+#: objectives that pretrain a signal model whose forward returns its own loss
+SIGNAL_OBJECTIVES = ("mae", "jepa", "bell")
 
 
 def modality_of(model: ModelSection) -> str:

@@ -137,3 +137,30 @@ def test_finetune_can_select_checkpoints_by_validation_auroc(demo_root, tmp_path
         torch.set_num_threads(threads)
     meta = json.loads((tmp_path / "by_auroc" / "predictions" / "by_auroc_f1.json").read_text())
     assert meta["monitor"] == "val_auroc" and 0.0 <= meta["best_value"] <= 1.0
+
+
+@pytest.mark.parametrize("objective", ["jepa", "bell"])
+def test_jepa_and_bell_pretrain_export_an_encoder_the_classifier_loads(demo_root, tmp_path, objective):
+    from ecgimg.models import create_model
+
+    config = demo_root / "pretrain_mae" / "config.yaml"
+    small = "{embed_dim: 32, depth: 1, num_heads: 2}"
+    extra = ("{predictor_dim: 16, predictor_depth: 1, predictor_heads: 2}" if objective == "jepa"
+             else "{projector_dim: 8, hidden_dim: 16}")
+    kwargs = small[:-1] + ", " + extra[1:]
+    threads = torch.get_num_threads()
+    try:
+        assert main(["pretrain", "-c", str(config), f"out={tmp_path}", f"name={objective}",
+                     f"pretrain.objective={objective}", f"model={objective}_ecg_vit_tiny_p250",
+                     f"model.kwargs={kwargs}", "train.max_steps=2"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    clf = create_model("ecg_vit_tiny_p250", num_classes=1, embed_dim=32, depth=1, num_heads=2)
+    report = clf.load_pretrained(tmp_path / objective / "encoder.safetensors")
+    assert report.loaded and not report.missing
+
+
+def test_signal_objective_refuses_a_mismatched_model(demo_root, tmp_path):
+    config = demo_root / "pretrain_mae" / "config.yaml"
+    with pytest.raises(ValueError, match="jepa pretraining needs a signal jepa_"):
+        main(["pretrain", "-c", str(config), f"out={tmp_path}", "pretrain.objective=jepa"])
