@@ -60,9 +60,9 @@ def sweep_fraction(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set,
     train_idx = sources.repeat_to_batches(train_idx, cfg.data.batch_size,
                                           cfg.finetune.min_epoch_batches)
     train_set = sources.supervised_dataset(cfg, cache, train_idx, train=True)
-    train_loader = sources.forward_epoch_to_dataset(make_loader(
-        train_set, cfg.data.batch_size, shuffle=True, seed=cfg.seed,
-        num_workers=cfg.data.num_workers, drop_last=len(train_set) > cfg.data.batch_size))
+    train_loader = make_loader(train_set, cfg.data.batch_size, shuffle=True, seed=cfg.seed,
+                               num_workers=cfg.data.num_workers,
+                               drop_last=len(train_set) > cfg.data.batch_size)
     val_loader = make_loader(val_set, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
                              num_workers=eval_workers(cfg, val_set))
     metrics_fn = auroc_metric(input_key(cfg)) if cfg.train.monitor == "val_auroc" else None

@@ -121,20 +121,6 @@ def repeat_to_batches(indices: np.ndarray, batch_size: int, min_batches: int) ->
     return np.resize(indices, need)
 
 
-def forward_epoch_to_dataset(loader):
-    """Make `loader.set_epoch(e)` (called by the engine every epoch) also reach the dataset, so
-    rendered training pages get a fresh random layout/style each epoch. Returns the loader."""
-    dataset_set_epoch = getattr(loader.dataset, "set_epoch", None)
-    if dataset_set_epoch is not None:
-        loader_set_epoch = loader.set_epoch
-
-        def set_epoch(epoch: int) -> None:
-            loader_set_epoch(epoch)
-            dataset_set_epoch(epoch)
-        loader.set_epoch = set_epoch
-    return loader
-
-
 class MemoizedDataset(Dataset):
     """Keeps each item after its first load. Evaluation pages are fixed (seeded) renders, and
     re-rendering them at every validation would cost more than the model; memory is small at

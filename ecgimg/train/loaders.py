@@ -55,7 +55,8 @@ class ResumableDistributedSampler(DistributedSampler):
 
 
 class SeededLoader(DataLoader):
-    """DataLoader whose `set_epoch(e)` fixes both the sample order and the worker seeds of epoch e."""
+    """DataLoader whose `set_epoch(e)` fixes the sample order and the worker seeds of epoch e, and
+    tells a dataset that has `set_epoch` (e.g. on-the-fly renders drawing a fresh page per epoch)."""
 
     def __init__(self, dataset: Dataset, *, seed: int, rank: int, **kwargs: Any):
         super().__init__(dataset, **kwargs)
@@ -69,6 +70,8 @@ class SeededLoader(DataLoader):
             self.sampler.set_epoch(epoch)
         if self.generator is not None:
             self.generator.manual_seed(derive_seed(self.seed, self.rank, epoch))
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
 
     def skip_batches(self, n_batches: int) -> bool:
         """Start the next iteration after `n_batches` batches (True if done without loading them)."""
