@@ -92,13 +92,16 @@ def plot_area(style: PaperStyle, fs: float, n_samples: int) -> tuple[PlotArea, t
 
 
 def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: int = 0,
-           out_size=None, masks: bool = False) -> Rendered:
+           out_size=None, masks: bool = False, trace_points: bool = True) -> Rendered:
     """Render `signal` (n_leads, n_samples) in mV at `fs` Hz as a printed ECG page.
 
     layout/style/degrade: preset name, dict (as stored in truth["params"]) or spec object.
     out_size: (H, W) training size (or int for square); degradations then run at that size.
     Same inputs and seed give a byte-identical image and truth; `render(signal, fs, leads,
     **truth["params"])` reproduces a page.
+    trace_points=False leaves out the per-sample trace points (panels get empty x/y and no
+    lead_box): training loaders that only need the image save the cost of carrying thousands of
+    points through every warp. The image is the same either way; boxes, cells and labels remain.
     """
     arr = _check_inputs(signal, fs, leads)
     layout_spec: LayoutSpec = get_layout(layout)
@@ -192,6 +195,9 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         "signal_sha256": hashlib.sha256(np.ascontiguousarray(arr, np.float64).tobytes()).hexdigest(),
         "params": params,
     }
+    if not trace_points:
+        for k in range(len(panel_info)):
+            points[f"panel{k}"] = points[f"panel{k}"][:0]
     rng = np.random.default_rng([seed, 1])  # own stream: header text never shifts degradations
     image, truth, mask_dict = finish(image, mask_dict, points, panel_info, calibration, texts, base,
                                      degrade_spec, rng, out_size)

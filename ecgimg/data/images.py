@@ -311,7 +311,8 @@ class RenderedImages(Dataset):
         out_hw = (max(1, round(h_mm * scale)), max(1, round(w_mm * scale)))
         rendered = render.render(np.asarray(self.signals[record], dtype=np.float32), self.fs, self.leads,
                                  layout=layout, style=style, degrade=degrade,
-                                 seed=int(seq.generate_state(1)[0]), out_size=out_hw)
+                                 seed=int(seq.generate_state(1)[0]), out_size=out_hw,
+                                 trace_points=False)  # only the image and cell quads are used
         if self.crop == "grid":
             return stretch(grid_crop(rendered.image, rendered.truth), self.image_size)
         return letterbox(rendered.image, self.image_size)

@@ -232,3 +232,18 @@ def test_render_never_imports_torch_or_ecgimg():
         assert "import torch" not in text and "from torch" not in text, path
         if path.name != "cli.py":
             assert "import ecgimg" not in text and "from ecgimg" not in text, path
+
+
+def test_trace_points_off_keeps_the_image_and_drops_only_sample_points():
+    import numpy as np
+
+    import render
+    t = np.arange(5000) / 500.0
+    signal = np.stack([np.sin(2 * np.pi * 1.2 * t) * (0.5 + 0.05 * k) for k in range(12)]).astype(np.float32)
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    full = render.render(signal, 500, leads, degrade="photo", seed=5, out_size=256)
+    lean = render.render(signal, 500, leads, degrade="photo", seed=5, out_size=256, trace_points=False)
+    assert np.array_equal(full.image, lean.image)
+    for a, b in zip(full.truth["panels"], lean.truth["panels"]):
+        assert len(a["x"]) > 0 and b["x"] == [] and b["y"] == []
+        assert a["cell_quad"] == b["cell_quad"] and a["label_quad"] == b["label_quad"]
