@@ -141,34 +141,25 @@ def timm_model(timm_name: str, **kwargs) -> ImageEncoder:
     return ImageEncoder(timm_name.removeprefix("timm:"), **kwargs)
 
 
-@register_model
-def image_efficientnet_b3(**kwargs) -> ImageEncoder:
-    """Default image model (the BCL lab's public image models use EfficientNet-B3 at 300x300)."""
-    kwargs.setdefault("input_size", 300)
-    return ImageEncoder("efficientnet_b3", **kwargs)
+#: registered name -> (timm architecture, default input side in px, why it is here)
+IMAGE_BACKBONES = {
+    "image_efficientnet_b3": ("efficientnet_b3", 300,
+                              "Default image model (the BCL lab's public image models, 300x300)."),
+    "image_resnet50": ("resnet50", 224, "ResNet-50 baseline."),
+    "image_convnext_tiny": ("convnext_tiny", 224, "ConvNeXt-Tiny baseline."),
+    "image_resnet18": ("resnet18", 128, "CPU-friendly option for tests, demos and benchmarks."),
+    "image_efficientnet_b0": ("efficientnet_b0", 224, "CPU-friendly EfficientNet for demos."),
+}
 
 
-@register_model
-def image_resnet50(**kwargs) -> ImageEncoder:
-    kwargs.setdefault("input_size", 224)
-    return ImageEncoder("resnet50", **kwargs)
+def _register_backbone(name: str, timm_name: str, input_size: int, doc: str) -> None:
+    def factory(**kwargs) -> ImageEncoder:
+        kwargs.setdefault("input_size", input_size)
+        return ImageEncoder(timm_name, **kwargs)
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = doc
+    register_model(factory)
 
 
-@register_model
-def image_convnext_tiny(**kwargs) -> ImageEncoder:
-    kwargs.setdefault("input_size", 224)
-    return ImageEncoder("convnext_tiny", **kwargs)
-
-
-@register_model
-def image_resnet18(**kwargs) -> ImageEncoder:
-    """CPU-friendly option for tests, demos and benchmarks (use 128 px)."""
-    kwargs.setdefault("input_size", 128)
-    return ImageEncoder("resnet18", **kwargs)
-
-
-@register_model
-def image_efficientnet_b0(**kwargs) -> ImageEncoder:
-    """CPU-friendly EfficientNet for demos (224 px)."""
-    kwargs.setdefault("input_size", 224)
-    return ImageEncoder("efficientnet_b0", **kwargs)
+for _name, (_timm_name, _size, _doc) in IMAGE_BACKBONES.items():
+    _register_backbone(_name, _timm_name, _size, _doc)
