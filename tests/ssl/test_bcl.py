@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from ecgimg.ssl.bcl import BCLObjective, bcl_loss, contrastive_stats
 from ecgimg.ssl.simclr import SimCLRObjective, simclr_loss
 from ecgimg.train.distributed import shutdown
+from ddp_spawn import leave, spawn_ranks
 
 
 def reference_supcon_out(emb: torch.Tensor, ids: list[int], temperature: float) -> float:
@@ -199,6 +200,7 @@ def _ddp_worker(rank_: int, port: int, out_dir: str):
                     "grad_b": model.module.lin.bias.grad.clone()}, os.path.join(out_dir, f"r{rank_}.pt"))
     finally:
         shutdown()
+    leave()
 
 
 def _free_port() -> int:
@@ -208,8 +210,8 @@ def _free_port() -> int:
 
 
 def test_ddp_two_ranks_equal_single_process_on_global_batch(tmp_path):
-    import torch.multiprocessing as mp
-    mp.spawn(_ddp_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    spawn_ranks(_ddp_worker, (_free_port(), str(tmp_path)), WORLD,
+                [tmp_path / f"r{r}.pt" for r in range(WORLD)])
     results = [torch.load(tmp_path / f"r{r}.pt", weights_only=True) for r in range(WORLD)]
 
     torch.manual_seed(0)

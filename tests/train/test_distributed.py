@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from ecgimg.train import NonFiniteLossError, TrainConfig, fit, load_checkpoint, make_loader, predict
 from ecgimg.train import distributed
 from ecgimg.train.distributed import all_gather_no_grad, all_gather_with_grad, init_from_env
 
+from ddp_spawn import leave, spawn_ranks
 from toys import ToyRegression, TinyMLP, flat_params, mse_objective
 
 WORLD = 2
@@ -85,6 +85,7 @@ def _worker(rank, port, out_dir):
         report["nan_error"] = exc.step
     torch.save(report, out_dir / f"rank{rank}.pt")
     distributed.shutdown()
+    leave()
 
 
 def _free_port():
@@ -95,7 +96,7 @@ def _free_port():
 
 @pytest.mark.timeout(180)
 def test_ddp_gloo_two_processes_match_a_single_process(tmp_path):
-    mp.spawn(_worker, args=(_free_port(), tmp_path), nprocs=WORLD, join=True)
+    spawn_ranks(_worker, (_free_port(), tmp_path), WORLD, [tmp_path / f"rank{r}.pt" for r in range(WORLD)])
     reports = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
 
     single_model, single = _train(PER_RANK_BATCH * WORLD, tmp_path / "single")
