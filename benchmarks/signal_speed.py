@@ -1,17 +1,16 @@
-"""Cost of the signal models: parameters, GFLOPs per sample, and CPU training throughput.
+"""Cost of the signal models: parameters, GFLOPs per sample, and the MAE step vs a full-sequence step.
 
-1. For every ViT size: encoder parameters, GFLOPs per 12 x 5000 sample (counted with
-   ``torch.utils.flop_counter.FlopCounterMode`` on the meta device: no memory, exact op counts,
-   FLOPs = 2 x multiply-adds) for a full-sequence forward, a full-sequence forward+backward
-   (fine-tuning), an MAE step (forward+backward with 75% masking, paper's 512-d x 8 decoder),
-   and the MAE step relative to the full-sequence forward+backward of the same encoder (whole
-   step with decoder, and the encoder on the 25% visible tokens alone: the MAE trick itself).
-2. For tiny and small: measured CPU samples/s of an MAE step (paper decoder and the 128-d x 2
-   CPU decoder used in benchmarks/mae_learns.py), a full fine-tune step (classifier, BCE) and
-   the same full-sequence encoder step, plus the measured MAE / full-sequence time ratio.
-   Wall-clock figures depend on how busy the machine is; the FLOP table does not.
+1. FLOP table, every ViT size (counted with ``torch.utils.flop_counter.FlopCounterMode`` on the
+   meta device: no memory, exact op counts, FLOPs = 2 x multiply-adds): full-sequence forward,
+   full-sequence forward+backward (fine-tuning), an MAE step with the size's default decoder
+   (`ecgimg.models.signal.mae.default_decoder`) and with the paper's 512-d x 8 decoder, and each
+   MAE step relative to the full-sequence step of the same encoder.
+2. Wall clock, same run, tiny / small / base / large: samples/s of an MAE step (default decoder,
+   75% masking), of a full-sequence fine-tuning step (classifier, BCE), and their time ratio
+   (goal: < 1 at every size, <= 0.35 at large). Wall-clock figures depend on how busy the machine
+   is (both steps share the conditions of the run); the FLOP table does not.
 
-    .venv/bin/python benchmarks/signal_speed.py --threads 1 --batch 8
+    .venv/bin/python benchmarks/signal_speed.py --threads 1
 """
 from __future__ import annotations
 
@@ -24,8 +23,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ecgimg.models import create_model
 from ecgimg.models.signal import VIT_SIZES
+from ecgimg.models.signal.mae import default_decoder
 
-CPU_DECODER = dict(decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4)
+PAPER_DECODER = dict(decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16)
+#: batch per size for the wall-clock table: large is ~50x tiny per sample on a CPU core
+WALL_BATCH = {"tiny": 16, "small": 8, "base": 4, "large": 2}
 
 
 def count_flops(step) -> float:
@@ -36,23 +38,29 @@ def count_flops(step) -> float:
 
 
 def flop_table() -> None:
-    print("size  | params (M) | GFLOPs/sample: full fwd | full fwd+bwd | MAE step (512x8 dec) | MAE / full"
-          " | visible-only encoder fwd+bwd / full")
+    print("size  | params (M) | default decoder | GFLOPs/sample: full fwd | full fwd+bwd | MAE step "
+          "| MAE/full | MAE step (512x8 dec) | MAE(512x8)/full")
     for size in VIT_SIZES:
         with torch.device("meta"):
             mae = create_model(f"mae_ecg_vit_{size}_p250")
+            mae_paper = create_model(f"mae_ecg_vit_{size}_p250", **PAPER_DECODER)
             classifier = create_model(f"ecg_vit_{size}_p250", num_classes=1)
             x = torch.empty(1, 12, 5000)
         params = sum(p.numel() for p in classifier.encoder.parameters()) / 1e6
         forward = count_flops(lambda: classifier(x))
         full_step = count_flops(lambda: classifier(x).sum().backward())
         mae_step = count_flops(lambda: mae(x)[0].backward())
-        visible = count_flops(lambda: mae.forward_encoder(mae.encoder.normalize(x), 0.75)[0].sum().backward())
-        print(f"{size:5s} | {params:10.1f} | {forward:23.1f} | {full_step:12.1f} | {mae_step:20.1f} | "
-              f"{mae_step / full_step:9.2f}x | {visible / full_step:6.2f}x")
+        paper_step = count_flops(lambda: mae_paper(x)[0].backward())
+        dims, depth = VIT_SIZES[size][0], VIT_SIZES[size][1]
+        dec = default_decoder(dims, depth)
+        decoder = f"{dec['decoder_embed_dim']}x{dec['decoder_depth']}"
+        print(f"{size:5s} | {params:10.1f} | {decoder:>15s} | {forward:23.1f} | {full_step:12.1f} | "
+              f"{mae_step:8.1f} | {mae_step / full_step:7.2f}x | {paper_step:20.1f} | "
+              f"{paper_step / full_step:14.2f}x")
 
 
-def samples_per_second(model, step, batch: int, repeats: int) -> float:
+def seconds_per_step(model, step, repeats: int) -> float:
+    """Median wall seconds of one optimiser step (forward, backward, AdamW) after a warm-up."""
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
 
@@ -62,41 +70,44 @@ def samples_per_second(model, step, batch: int, repeats: int) -> float:
         optimizer.step()
 
     one()  # warm-up (allocations, kernel selection)
-    start = time.perf_counter()
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         one()
-    return batch * repeats / (time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
 
 
-def throughput_table(batch: int, repeats: int) -> None:
-    print(f"\nCPU training throughput, batch {batch}, {torch.get_num_threads()} thread(s), samples/s:")
-    print("size  | MAE step (512x8 dec) | MAE step (128x2 dec) | full fine-tune | MAE(512x8)/full time | MAE(128x2)/full time")
-    x = torch.randn(batch, 12, 5000)
-    target = torch.randint(0, 2, (batch, 1)).float()
-    for size in ("tiny", "small"):
+def wall_table(sizes: list[str], repeats: int) -> None:
+    print(f"\nWall clock, {torch.get_num_threads()} thread(s), median of {repeats} steps "
+          "(MAE: default decoder, 75% masking; full: classifier fine-tuning step):")
+    print("size  | batch | MAE samples/s | full samples/s | MAE step / full step")
+    for size in sizes:
+        batch = WALL_BATCH[size]
         torch.manual_seed(0)
+        x = torch.randn(batch, 12, 5000)
+        target = torch.randint(0, 2, (batch, 1)).float()
         mae = create_model(f"mae_ecg_vit_{size}_p250")
-        mae_light = create_model(f"mae_ecg_vit_{size}_p250", **CPU_DECODER)
         classifier = create_model(f"ecg_vit_{size}_p250", num_classes=1)
-        mae_rate = samples_per_second(mae, lambda: mae(x)[0], batch, repeats)
-        light_rate = samples_per_second(mae_light, lambda: mae_light(x)[0], batch, repeats)
-        full_rate = samples_per_second(
-            classifier, lambda: F.binary_cross_entropy_with_logits(classifier(x), target), batch, repeats)
-        print(f"{size:5s} | {mae_rate:20.2f} | {light_rate:20.2f} | {full_rate:14.2f} | "
-              f"{full_rate / mae_rate:20.2f} | {full_rate / light_rate:20.2f}")
+        mae_s = seconds_per_step(mae, lambda: mae(x)[0], repeats)
+        full_s = seconds_per_step(
+            classifier, lambda: F.binary_cross_entropy_with_logits(classifier(x), target), repeats)
+        print(f"{size:5s} | {batch:5d} | {batch / mae_s:13.2f} | {batch / full_s:14.2f} | "
+              f"{mae_s / full_s:19.2f}x")
+        del mae, classifier
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--sizes", nargs="+", default=list(WALL_BATCH), choices=list(WALL_BATCH))
+    parser.add_argument("--skip-wall", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     flop_table()
-    if not args.skip_throughput:
-        throughput_table(args.batch, args.repeats)
+    if not args.skip_wall:
+        wall_table(args.sizes, args.repeats)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ _EXPORTS = {
                 "thresholded_table"),
     "stats": ("DeLongResult", "delong_components", "delong_test", "BootstrapDistribution",
               "patient_bootstrap", "macro_replicates", "percentile_ci",
-              "paired_bootstrap_p_value"),
+              "paired_bootstrap_p_value", "clustered_delong_test", "holm_adjust"),
     "predictions": ("Predictions", "PredictionFileError", "save_predictions", "load_predictions",
                     "align_predictions", "config_hash"),
     "label_efficiency": ("nested_label_fractions",),
     "plots": ("plot_roc_curves", "plot_label_efficiency", "macro_roc"),
-    "report": ("ModelResult", "ComparisonTables", "ReportFiles", "compare_results",
-               "write_report"),
+    "comparison": ("ModelResult", "ComparisonTables", "compare_results"),
+    "report": ("ReportFiles", "write_report", "findings"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

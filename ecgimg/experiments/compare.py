@@ -54,7 +54,7 @@ def find_figures(inputs: Sequence[str | Path]) -> dict[str, Path]:
 
 def model_results(files: Sequence[Path]):
     """ModelResult per file, identity taken from the sidecar; ordered by model then fraction."""
-    from ecgimg.evaluate.report import ModelResult
+    from ecgimg.evaluate.comparison import ModelResult
 
     results = []
     for path in files:
@@ -75,7 +75,8 @@ def model_results(files: Sequence[Path]):
 def run_compare(inputs: Sequence[str | Path], out: str | Path, reference: str | None = None,
                 n_boot: int = 1000, seed: int = 0, title: str = "ecgimg comparison",
                 figures: Mapping[str, str | Path] | None = None, notes: Sequence[str] = (),
-                specificity: float = 0.9) -> Path:
+                specificity: float = 0.9, contrasts: Sequence[tuple[str, str]] = (),
+                intro: Sequence[str] = ()) -> Path:
     """Write `<out>/report.md` (+ CSV tables and figures) and return its path."""
     from ecgimg.evaluate.report import write_report
 
@@ -85,5 +86,6 @@ def run_compare(inputs: Sequence[str | Path], out: str | Path, reference: str | 
     files = write_report(out, results, figures=all_figures, reference=reference, title=title,
                          n_boot=n_boot, seed=seed,
                          threshold_rule="specificity" if with_val else None,
-                         threshold_target=specificity, notes=notes)
+                         threshold_target=specificity, notes=notes, contrasts=contrasts,
+                         intro=intro)
     return files.report_md

@@ -46,7 +46,7 @@ def run_evaluate(cfg: ExperimentConfig) -> Path:
 
 def score(preds, n_boot: int, seed: int) -> dict:
     """Macro / per-label AUROC and AUPRC with patient-bootstrap 95% CIs, as plain numbers."""
-    from ecgimg.evaluate.report import ModelResult, compare_results
+    from ecgimg.evaluate.comparison import ModelResult, compare_results
 
     meta = preds.meta
     tables = compare_results([ModelResult(str(meta.get("model")), str(meta.get("modality")),

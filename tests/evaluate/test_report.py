@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from ecgimg.evaluate.predictions import Predictions, save_predictions
-from ecgimg.evaluate.report import ModelResult, compare_results, write_report
-from ecgimg.evaluate.stats import delong_test
+from ecgimg.evaluate.comparison import ModelResult, compare_results
+from ecgimg.evaluate.report import write_report
+from ecgimg.evaluate.stats import clustered_delong_test, delong_test
 
 N_BOOT = 200
 
@@ -47,6 +48,7 @@ def test_report_writes_all_files_and_rows(tmp_path):
     others = comp[~comp["is_reference"]]
     assert others["p_value"].between(0, 1).all()
     assert set(others["p_method"]) == {"paired patient bootstrap (macro)"}
+    assert (others["p_holm"] >= others["p_value"]).all()
     assert len(pd.read_csv(files.per_label_csv)) == 4 * 3
     text = files.report_md.read_text()
     for name in ("figures/roc.png", "figures/label_efficiency.png", "figures/contact_sheet.png"):
@@ -55,15 +57,52 @@ def test_report_writes_all_files_and_rows(tmp_path):
     assert text.count("| vit-mae") >= 2 and "0.1" in text
 
 
-def test_single_label_task_uses_delong(tmp_path):
-    results = _results(tmp_path, classes=("LVSD",))
+def test_single_label_task_uses_delong_clustered_by_patient(tmp_path):
+    results = _results(tmp_path, classes=("LVSD",))  # two ECGs per patient
     tables = compare_results(results, reference=0, n_boot=N_BOOT)
     row = tables.comparison.iloc[3]
-    assert row["p_method"] == "DeLong"
+    assert row["p_method"] == "DeLong, clustered by patient"
     a, b = results[3].load(), results[0].load()
-    expected = delong_test(a.y_true[:, 0], a.y_score[:, 0], b.y_score[:, 0]).p_value
+    expected = clustered_delong_test(a.y_true[:, 0], a.y_score[:, 0], b.y_score[:, 0],
+                                     a.patient_ids).p_value
     assert row["p_value"] == pytest.approx(expected)
     assert tables.per_label["p_delong"].iloc[3] == pytest.approx(expected)
+    assert row["p_value"] != pytest.approx(
+        delong_test(a.y_true[:, 0], a.y_score[:, 0], b.y_score[:, 0]).p_value)
+
+
+def test_single_label_one_ecg_per_patient_uses_plain_delong(tmp_path):
+    results = [ModelResult(r.name, r.modality, r.pretraining, r.label_fraction,
+                           r.load().subset(np.arange(0, 240, 2)))
+               for r in _results(tmp_path, classes=("LVSD",))]
+    tables = compare_results(results, reference=0, n_boot=N_BOOT)
+    row = tables.comparison.iloc[3]
+    a, b = results[3].load(), results[0].load()
+    assert row["p_method"] == "DeLong"
+    assert row["p_value"] == pytest.approx(
+        delong_test(a.y_true[:, 0], a.y_score[:, 0], b.y_score[:, 0]).p_value)
+
+
+def test_contrasts_holm_and_findings(tmp_path):
+    from ecgimg.evaluate.report import findings
+    results = _results(tmp_path, classes=("LVSD",))
+    tables = compare_results(results, reference="vit-mae", n_boot=N_BOOT,
+                             contrasts=[("cnn-bcl", "vit-mae"), ("cnn-bcl", "nobody")])
+    contrasts = tables.contrasts
+    assert list(contrasts["label_fraction"]) == [0.1, 1.0]
+    at_one = contrasts.iloc[1]
+    vs_ref = tables.comparison.iloc[3]  # cnn-bcl @ 1 vs the reference vit-mae @ 1: same pair
+    assert at_one["p_value"] == pytest.approx(vs_ref["p_value"])
+    assert at_one["delta"] == pytest.approx(vs_ref["delta_auroc_vs_ref"])
+    assert at_one["delta_lo"] <= at_one["delta"] <= at_one["delta_hi"]
+    p_all = np.r_[tables.comparison["p_value"], contrasts["p_value"]]
+    holm_all = np.r_[tables.comparison["p_holm"], contrasts["p_holm"]]
+    finite = np.isfinite(p_all)
+    assert (holm_all[finite] >= p_all[finite]).all() and np.isnan(holm_all[~finite]).all()
+    assert any("no common label fraction" in w for w in tables.warnings)
+    sentences = findings(tables)
+    assert len(sentences) == 3 + 2  # three rows vs the reference, two contrasts
+    assert all("ΔAUROC" in s and ("significant" in s) for s in sentences)
 
 
 def test_unpaired_model_gets_a_warning_not_a_crash(tmp_path):

@@ -6,8 +6,9 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ecgimg.evaluate.stats import (delong_components, delong_test, macro_replicates,
-                                   paired_bootstrap_p_value, patient_bootstrap, percentile_ci)
+from ecgimg.evaluate.stats import (clustered_delong_test, delong_components, delong_test,
+                                   holm_adjust, macro_replicates, paired_bootstrap_p_value,
+                                   patient_bootstrap, percentile_ci)
 
 import _asah
 
@@ -180,3 +181,65 @@ def test_bootstrap_rejects_mismatched_inputs():
         patient_bootstrap([0, 1, 0], [0.1, 0.2, 0.3], [1, 2])
     with pytest.raises(ValueError, match="NaN"):
         patient_bootstrap([0, 1, 0], [0.1, np.nan, 0.3], [1, 2, 3])
+
+
+# ----------------------------------------------------------------------------- clustered DeLong
+def test_clustered_delong_equals_delong_with_one_record_per_patient():
+    y = np.array(_asah.OUTCOME_POOR)
+    for a, b in (("wfns", "ndka"), ("ndka", "s100b")):
+        sa, sb = getattr(_asah, a.upper()), getattr(_asah, b.upper())
+        plain = delong_test(y, sa, sb)
+        clustered = clustered_delong_test(y, sa, sb, np.arange(len(y)))
+        assert clustered.z == pytest.approx(plain.z, rel=1e-10)
+        assert clustered.p_value == pytest.approx(plain.p_value, rel=1e-10)
+        assert clustered.var_a == pytest.approx(plain.var_a, rel=1e-10)
+        assert clustered.cov_ab == pytest.approx(plain.cov_ab, rel=1e-9, abs=1e-15)
+
+
+def _clustered_null(rng, n_patients=60, per_patient=3, patient_sd=1.5):
+    """Two equally good scorers whose errors are shared within a patient (H0: equal AUROC)."""
+    pid = np.repeat(np.arange(n_patients), per_patient)
+    y = (rng.random(n_patients) < 0.4).astype(int)[pid]
+    a = y + patient_sd * rng.normal(size=n_patients)[pid] + rng.normal(size=pid.size)
+    b = y + patient_sd * rng.normal(size=n_patients)[pid] + rng.normal(size=pid.size)
+    return y, a, b, pid
+
+
+def test_clustered_delong_variance_matches_the_patient_bootstrap():
+    rng = np.random.default_rng(5)
+    y, a, b, pid = _clustered_null(rng, n_patients=200)
+    res = clustered_delong_test(y, a, b, pid)
+    boot = patient_bootstrap(y, np.stack([a, b]), pid, n_boot=2000, seed=1)
+    diff = boot.boot_auroc[0, :, 0] - boot.boot_auroc[1, :, 0]
+    var_diff = res.var_a + res.var_b - 2 * res.cov_ab
+    assert var_diff == pytest.approx(np.nanvar(diff), rel=0.2)
+    assert res.var_a == pytest.approx(np.nanvar(boot.boot_auroc[0, :, 0]), rel=0.2)
+    # plain DeLong treats the 3 ECGs of a patient as independent: far too small a variance
+    plain = delong_test(y, a, b)
+    assert plain.var_a + plain.var_b - 2 * plain.cov_ab < 0.6 * var_diff
+
+
+def test_clustered_delong_keeps_its_level_where_plain_delong_does_not():
+    rng = np.random.default_rng(0)
+    p_clustered, p_plain = [], []
+    for _ in range(300):
+        y, a, b, pid = _clustered_null(rng)
+        p_clustered.append(clustered_delong_test(y, a, b, pid).p_value)
+        p_plain.append(delong_test(y, a, b).p_value)
+    assert np.mean(np.array(p_clustered) < 0.05) < 0.09
+    assert np.mean(np.array(p_plain) < 0.05) > 0.12
+
+
+def test_clustered_delong_refuses_too_few_patients():
+    y = np.array([1, 1, 0, 0])
+    with pytest.raises(ValueError, match="patients"):
+        clustered_delong_test(y, [0.9, 0.8, 0.1, 0.2], [0.7, 0.6, 0.3, 0.1], [0, 0, 1, 1])
+
+
+def test_holm_adjustment():
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.5])
+    adjusted = holm_adjust(p)
+    np.testing.assert_allclose(adjusted[[0, 3, 1, 4]], [0.04, 0.09, 0.09, 0.5])
+    assert np.isnan(adjusted[2])
+    assert (adjusted[np.isfinite(p)] >= p[np.isfinite(p)]).all()
+    assert holm_adjust([]).size == 0

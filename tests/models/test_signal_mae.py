@@ -170,3 +170,39 @@ def test_copy_task_leaves_the_mean_plateau_quickly():
     """Regression: with plain attention (``"none"``) this model is still at 0.83 after 100 steps
     (1.0 = predicting the lead mean); the lead/time attention bias finds the same-time leads."""
     assert _copy_task_loss("lead_time") < 0.35
+
+
+@pytest.mark.parametrize("size", ["tiny", "large"])
+def test_default_decoder_fits_the_encoder_and_an_mae_step_costs_less_than_a_full_step(size):
+    """Counted on the meta device (no memory): the FLOP table of benchmarks/signal_speed.py."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ecgimg.models import create_model
+    from ecgimg.models.signal import VIT_SIZES
+
+    def flops(step) -> int:
+        counter = FlopCounterMode(display=False)
+        with counter:
+            step()
+        return counter.get_total_flops()
+
+    with torch.device("meta"):
+        mae = create_model(f"mae_ecg_vit_{size}_p250")
+        classifier = create_model(f"ecg_vit_{size}_p250", num_classes=1)
+        x = torch.empty(1, 12, 5000)
+    width, depth, _ = VIT_SIZES[size]
+    assert mae.decoder_embed.out_features <= min(512, width)
+    assert 1 <= len(mae.decoder_blocks) <= 8
+    ratio = flops(lambda: mae(x)[0].backward()) / flops(lambda: classifier(x).sum().backward())
+    assert ratio < 0.4
+
+
+def test_large_gets_the_papers_decoder_and_explicit_decoder_arguments_win():
+    from ecgimg.models.signal.mae import default_decoder
+
+    assert default_decoder(1024, 24) == {"decoder_embed_dim": 512, "decoder_depth": 8,
+                                         "decoder_num_heads": 16}
+    with torch.device("meta"):
+        mae = create_model("mae_ecg_vit_tiny_p250", decoder_embed_dim=64, decoder_depth=2,
+                           decoder_num_heads=4)
+    assert mae.decoder_embed.out_features == 64 and len(mae.decoder_blocks) == 2

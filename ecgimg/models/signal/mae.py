@@ -110,19 +110,47 @@ class LeadTimeAttentionBias(nn.Module):
         return bias.unsqueeze(0)
 
 
+#: Decoder cost as a share of the encoder's per-token cost (width^2 x depth) that
+#: `default_decoder` aims at; the paper's 512-d x 8 decoder is 8% of its ViT-L encoder.
+DECODER_COST_SHARE = 1 / 12
+DECODER_HEAD_DIM = 32
+
+
+def default_decoder(embed_dim: int, depth: int) -> dict[str, int]:
+    """A decoder that fits the encoder: half its width (at most 512), as deep as keeps its cost
+    near `DECODER_COST_SHARE` of the encoder's (1-8 blocks), 32-d heads.
+
+    Why: the MAE paper's 512-d x 8 decoder belongs to ViT-L/H; put behind a ViT-S it costs more
+    than the encoder itself and an MAE step becomes dearer than a full-sequence step, which
+    defeats MAE's point. The rule gives ViT-L exactly the paper's decoder, ViT-B 384 x 4,
+    ViT-S 192 x 4, ViT-Ti 96 x 4.
+    """
+    width = int(min(512, max(DECODER_HEAD_DIM, embed_dim // 2)))
+    width -= width % DECODER_HEAD_DIM
+    blocks = round(depth * (embed_dim / width) ** 2 * DECODER_COST_SHARE)
+    return {"decoder_embed_dim": width, "decoder_depth": int(min(8, max(1, blocks))),
+            "decoder_num_heads": width // DECODER_HEAD_DIM}
+
+
 class MaskedAutoencoderECG(nn.Module):
     """MAE with an ``ECGViT`` encoder and a small transformer decoder predicting raw patches.
 
+    Decoder width / depth / heads default to `default_decoder` of the encoder's size.
     ``decoder_attn_bias="lead_time"`` (default) gives every decoder block a learned
     ``LeadTimeAttentionBias``; ``"none"`` is the reference MAE decoder (plain attention).
     """
 
-    def __init__(self, encoder: ECGViT, *, decoder_embed_dim: int = 512, decoder_depth: int = 8,
-                 decoder_num_heads: int = 16, decoder_mlp_ratio: float = 4.0, mask_ratio: float = 0.75,
+    def __init__(self, encoder: ECGViT, *, decoder_embed_dim: int | None = None,
+                 decoder_depth: int | None = None, decoder_num_heads: int | None = None,
+                 decoder_mlp_ratio: float = 4.0, mask_ratio: float = 0.75,
                  norm_pix_loss: bool = False, decoder_attn_bias: str = "lead_time") -> None:
         super().__init__()
         if decoder_attn_bias not in ("lead_time", "none"):
             raise ValueError(f"decoder_attn_bias must be 'lead_time' or 'none', got {decoder_attn_bias!r}")
+        fitted = default_decoder(encoder.embed_dim, len(encoder.blocks))
+        decoder_embed_dim = decoder_embed_dim or fitted["decoder_embed_dim"]
+        decoder_depth = decoder_depth or fitted["decoder_depth"]
+        decoder_num_heads = decoder_num_heads or max(1, decoder_embed_dim // DECODER_HEAD_DIM)
         self.encoder = encoder
         self.mask_ratio = float(mask_ratio)
         self.norm_pix_loss = bool(norm_pix_loss)
@@ -176,8 +204,10 @@ class MaskedAutoencoderECG(nn.Module):
         if self.decoder_attn_bias is None:
             return self.decoder_blocks(tokens)
         device = tokens.device.type
-        # SDPA wants the float mask in the query's dtype, which autocast may have lowered
-        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else tokens.dtype
+        # SDPA wants the float mask in the query's dtype, which autocast may have lowered (the
+        # meta device used for FLOP counting has no autocast at all)
+        autocast_on = torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
+        dtype = torch.get_autocast_dtype(device) if autocast_on else tokens.dtype
         for block, bias in zip(self.decoder_blocks, self.decoder_attn_bias):
             tokens = block(tokens, attn_mask=bias(n_prefix).to(dtype))
         return tokens
