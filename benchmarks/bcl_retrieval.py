@@ -3,7 +3,7 @@
 Protocol: synthetic cohort split by patient. Each training ECG is rendered K times with
 independently drawn random layouts/styles/degradations (a fixed pool, so the CPU budget goes to the
 model rather than re-rendering every step); by default pages follow
-`ecgimg.data.images.PRETRAIN_PAGES` (readable landscape layouts, light scan/photo effects, no
+`ecgimg.data.images.PAGE_POLICIES["readable"]` (readable landscape layouts, light scan/photo effects, no
 photocopy thresholding, cut to the lead grid and stretched), greyscale. A small CNN (timm resnet10t,
 128 px) is pretrained
 with the engine (`ecgimg.train.fit`) on BCL (two *different* ECGs of a patient, different renders)
@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 torch.set_num_threads(1)
 
 from ecgimg.data import synthetic_cohort  # noqa: E402
-from ecgimg.data.images import PRETRAIN_PAGES, RenderedImages  # noqa: E402
+from ecgimg.data.images import PAGE_POLICIES, RenderedImages  # noqa: E402
 from ecgimg.data.pairs import PatientViewSampler, ViewLoader  # noqa: E402
 from ecgimg.models.image import timm_model  # noqa: E402
 from ecgimg.ssl.bcl import BCLObjective  # noqa: E402
@@ -199,7 +199,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--clean", action="store_true",
                     help="random layouts and paper styles but no scanner/photo degradations")
     ap.add_argument("--pages", choices=("pretrain", "random"), default="pretrain",
-                    help="pretrain: ecgimg.data.images.PRETRAIN_PAGES (readable landscape layouts, light "
+                    help="pretrain: ecgimg.data.images.PAGE_POLICIES["readable"] (readable landscape layouts, light "
                          "effects, no photocopy thresholding, cut to the lead grid); random: whole "
                          "letterboxed pages from render.random_spec with every degradation")
     ap.add_argument("--grayscale", action=argparse.BooleanOptionalAction, default=True,
@@ -215,7 +215,7 @@ def main(argv=None) -> dict:
 
     t0 = time.perf_counter()
     policy = {"layout": "3x4+1R", "style": "classic", "degrade": None} if args.fixed_page else "random"
-    page_kwargs = dict(PRETRAIN_PAGES) if args.pages == "pretrain" else {}
+    page_kwargs = dict(PAGE_POLICIES["readable"]) if args.pages == "pretrain" else {}
     if args.fixed_page:
         args.views, args.methods, page_kwargs = 1, "bcl", {}
     if args.layouts:

@@ -37,10 +37,12 @@ def test_top_level_help_lists_every_command():
 
 
 def test_print_config_resolves_overrides(capsys):
-    assert main(["demo", "--print-config", "train.lr=3e-4", "data=ptbxl:/x", "demo.mae_steps=7"]) == 0
+    assert main(["demo", "--print-config", "train.lr=3e-4", "data=ptbxl:/x",
+                 "demo.stages.pretrain_mae.train.max_steps=7"]) == 0
     resolved = yaml.safe_load(capsys.readouterr().out)
     assert resolved["train"]["lr"] == pytest.approx(3e-4)
-    assert resolved["data"]["source"] == "ptbxl:/x" and resolved["demo"]["mae_steps"] == 7
+    assert resolved["data"]["source"] == "ptbxl:/x"
+    assert resolved["demo"]["stages"]["pretrain_mae"]["train"]["max_steps"] == 7
 
 
 @pytest.mark.parametrize("override, message", [("train.lrr=1", "did you mean 'lr'"),

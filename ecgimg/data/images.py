@@ -28,13 +28,19 @@ IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 GREY_MEAN, GREY_STD = 0.449, 0.226  # channel mean of the ImageNet statistics, for 1-channel input
 #: Layouts whose 12 leads span the page width in readable rows (no 1-2 lead strips, no 12 thin rows).
 READABLE_LAYOUTS = ("3x4+1R", "3x4", "3x4+2R", "3x4+3R", "6x2", "6x2+1R", "cabrera-3x4")
-#: Page policy for contrastive pretraining at small sizes (RenderedImages(**PRETRAIN_PAGES)): readable
-#: landscape layouts, light scan/photo effects, pages drawn/degraded at 2x the training size, then cut to
-#: the lead grid and stretched to the square input. Why: at 128-224 px a letterboxed page leaves traces
-#: a few px tall, and photocopy/fax thresholding at that size erases them (measured: BCL collapses).
-PRETRAIN_PAGES = {"spec_kwargs": {"layouts": READABLE_LAYOUTS, "degrade_strength": "light"},
-                  "crop": "grid", "orientation": "landscape", "drop_effects": ("black_white",),
-                  "oversample": 2.0}
+#: Page policies for `RenderedImages(**PAGE_POLICIES[name])`, used by every image stage.
+#: "readable": 12-lead layouts spanning the width, light scan/photo effects, pages drawn and
+#: degraded at 2x the training size, then cut to the lead grid and stretched to the square input.
+#: Why: at 128-224 px a letterboxed page leaves traces a few px tall, and photocopy/fax
+#: thresholding at that size erases them (measured: BCL collapses, supervised models rank pages
+#: by their darkness; see benchmarks/image_arm_ablation.py). "any": every layout, style and
+#: degradation, the whole page letterboxed (closest to a pile of unprocessed printouts).
+PAGE_POLICIES = {
+    "readable": {"spec_kwargs": {"layouts": READABLE_LAYOUTS, "degrade_strength": "light"},
+                 "crop": "grid", "orientation": "landscape", "drop_effects": ("black_white",),
+                 "oversample": 2.0},
+    "any": {},
+}
 
 
 class ImageFileError(RecordError):

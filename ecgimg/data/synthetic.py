@@ -30,6 +30,16 @@ import numpy as np
 from ecgimg.data.record import STANDARD_LEADS, Record
 
 WAVES = ("P", "Q", "R1", "R2", "S", "T")
+
+#: What each synthetic label means, for reports (see the module docstring for the generator).
+LABEL_DESCRIPTIONS = {
+    "lvsd": ("synthetic left-ventricular systolic dysfunction (about 25% of patients): lower QRS "
+             "voltage, wider QRS, poor R-wave progression and flatter T waves, each overlapping "
+             "with healthy variation."),
+    "sex": "sex (1 = female, as PTB-XL codes it): lower QRS amplitude and longer QTc on average.",
+    "af": ("atrial fibrillation in this recording: irregular RR, no P wave, 4-9 Hz fibrillatory "
+           "waves; prone patients have it in most but not all of their ECGs."),
+}
 _BASE_DATE = datetime(2015, 1, 1)
 
 #: Precordial electrode azimuths in the horizontal plane (degrees from +x toward +z anterior).

@@ -17,20 +17,25 @@ def run_dir(cfg: ExperimentConfig) -> Path:
 def start_run(cfg: ExperimentConfig, stage: str) -> Path:
     """Create the run directory, save the resolved config, version and commit in it, and apply
     the process-wide settings (torch threads)."""
+    apply_threads(cfg)
+    return save_run_record(run_dir(cfg), cfg, extra={"stage": stage})
+
+
+def apply_threads(cfg: ExperimentConfig) -> None:
+    """torch intra-op threads of this process (`torch_threads`; 0 keeps torch's default)."""
     if cfg.torch_threads > 0:
         import torch
         torch.set_num_threads(cfg.torch_threads)
-    return save_run_record(run_dir(cfg), cfg, extra={"stage": stage})
 
 
 def engine_config(cfg: ExperimentConfig, out_dir: Path, steps_per_epoch: int, **changes):
     """The engine's TrainConfig for one fit: run-specific out_dir and seed; when only `max_steps`
     is set, enough epochs to reach it."""
-    train = cfg.train
+    train = cfg.train.replace(**changes) if changes else cfg.train
     epochs = train.epochs
     if train.max_steps is not None:
         epochs = max(1, math.ceil(train.max_steps / max(1, steps_per_epoch)))
-    return train.replace(out_dir=str(out_dir), seed=cfg.seed, epochs=epochs, **changes)
+    return train.replace(out_dir=str(out_dir), seed=cfg.seed, epochs=epochs)
 
 
 def predictions_from_outputs(outputs: dict[str, np.ndarray], cache, class_names: list[str],

@@ -8,6 +8,7 @@ are saved (`predictions/<name>_f<fraction>.csv` + JSON sidecar) for `ecgimg comp
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,24 +58,38 @@ def sweep_fraction(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set,
     from ecgimg.train import lr_sweep, make_loader
     from ecgimg.train.objectives import supervised_bce
 
+    steps = fraction_steps(cfg, len(train_idx))
     train_idx = sources.repeat_to_batches(train_idx, cfg.data.batch_size,
                                           cfg.finetune.min_epoch_batches)
     train_set = sources.supervised_dataset(cfg, cache, train_idx, train=True)
     train_loader = make_loader(train_set, cfg.data.batch_size, shuffle=True, seed=cfg.seed,
-                               num_workers=cfg.data.num_workers,
+                               num_workers=loader_workers(cfg, train_set),
                                drop_last=len(train_set) > cfg.data.batch_size)
     val_loader = make_loader(val_set, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
-                             num_workers=eval_workers(cfg, val_set))
+                             num_workers=loader_workers(cfg, val_set))
     metrics_fn = auroc_metric(input_key(cfg)) if cfg.train.monitor == "val_auroc" else None
     return lr_sweep(lambda: build_classifier(cfg, n_classes), train_loader, val_loader,
-                    engine_config(cfg, out_dir, len(train_loader)),
+                    engine_config(cfg, out_dir, len(train_loader), max_steps=steps),
                     lrs=tuple(cfg.finetune.lrs), objective=supervised_bce(input_key=input_key(cfg)),
                     metrics_fn=metrics_fn)
 
 
-def eval_workers(cfg: ExperimentConfig, dataset) -> int:
-    """Memoized evaluation pages must load in this process to be kept between validations."""
-    return 0 if isinstance(dataset, sources.MemoizedDataset) else cfg.data.num_workers
+def fraction_steps(cfg: ExperimentConfig, n_labelled: int) -> int | None:
+    """Optimiser steps for one labelled subset: `train.max_steps`, capped at `finetune.max_epochs`
+    passes over the subset, so a 1% subset does not spend the budget of the full set on
+    memorising a few dozen ECGs."""
+    steps = cfg.train.max_steps
+    if cfg.finetune.max_epochs is None:
+        return steps
+    by_epochs = max(1, math.ceil(cfg.finetune.max_epochs * n_labelled / cfg.data.batch_size))
+    return by_epochs if steps is None else min(steps, by_epochs)
+
+
+def loader_workers(cfg: ExperimentConfig, dataset) -> int:
+    """Banked pages and signals load in this process (a memory-map read); fresh renders use the
+    configured DataLoader workers."""
+    from ecgimg.data.images import RenderedImages
+    return cfg.data.num_workers if isinstance(dataset, RenderedImages) else 0
 
 
 def predict_split(cfg: ExperimentConfig, model, cache, dataset, class_names: list[str],
@@ -83,7 +98,7 @@ def predict_split(cfg: ExperimentConfig, model, cache, dataset, class_names: lis
     from ecgimg.train import make_loader, predict
 
     loader = make_loader(dataset, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
-                         num_workers=eval_workers(cfg, dataset))
+                         num_workers=loader_workers(cfg, dataset))
     outputs = predict(model, loader, input_key=input_key(cfg))
     return predictions_from_outputs(outputs, cache, class_names, meta)
 

@@ -21,9 +21,12 @@ ENCODER_FILE = "encoder.safetensors"
 RECONSTRUCTION_STEM = "mae_reconstruction"  # -> mae_reconstruction_leads.png / _all.png
 
 
-def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, seed: int) -> DataLoader:
-    """Batches of patients × views rendered on the fly; SimCLR's identity is the ECG itself."""
-    from ecgimg.data.images import PRETRAIN_PAGES, RenderedImages
+def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, *, train: bool) -> DataLoader:
+    """Batches of patients x views of rendered pages; SimCLR's identity is the ECG itself.
+
+    Training pages follow `sources.page_dataset` (fresh or banked); validation pages are fixed
+    renders with one page per view, so a validation loss compares like with like across epochs.
+    """
     from ecgimg.data.pairs import PatientViewSampler, ViewLoader
     from ecgimg.train.loaders import seed_worker
 
@@ -32,7 +35,12 @@ def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, seed: 
         identities, policy = index["patient_id"].astype(str).to_numpy(), "skip"
     else:
         identities, policy = index["record_id"].astype(str).to_numpy(), "repeat"
+        if train and cfg.image.bank_views == 1:
+            raise ValueError("simclr needs two different renders of one ECG: image.bank_views "
+                             "must be 0 (fresh renders) or >= 2")
     recorded_at = index["recorded_at"].to_numpy() if "recorded_at" in index else None
+    seed = cfg.seed if train else cfg.seed + 1
+
     def sampler_for(patients_per_batch: int) -> PatientViewSampler:
         return PatientViewSampler(identities, recorded_at=recorded_at,
                                   patients_per_batch=patients_per_batch,
@@ -42,11 +50,11 @@ def contrastive_loader(cfg: ExperimentConfig, cache, indices: np.ndarray, seed: 
     sampler = sampler_for(cfg.image.patients_per_batch)
     if len(sampler) == 0:  # a small (validation) split: one batch of every eligible identity
         sampler = sampler_for(len(sampler.groups))
-    pages = PRETRAIN_PAGES if cfg.image.pretrain_pages == "readable" else {}
-    dataset = RenderedImages(cache, indices=indices, task=None, seed=seed,
-                             image_size=cfg.image.image_size, grayscale=cfg.image.grayscale, **pages)
-    return ViewLoader(dataset, batch_sampler=sampler, num_workers=cfg.data.num_workers,
-                           worker_init_fn=seed_worker)
+    dataset = sources.page_dataset(cfg, cache, indices, train=train, task=None,
+                                   views=cfg.image.views_per_patient)
+    workers = cfg.data.num_workers if train and cfg.image.bank_views == 0 else 0
+    return ViewLoader(dataset, batch_sampler=sampler, num_workers=workers,
+                      worker_init_fn=seed_worker)
 
 
 def _loaders(cfg: ExperimentConfig, cache):
@@ -62,8 +70,8 @@ def _loaders(cfg: ExperimentConfig, cache):
         val = make_loader(SignalDataset(cache, indices=val_idx), cfg.data.eval_batch_size,
                           shuffle=False, seed=cfg.seed, num_workers=cfg.data.num_workers)
         return train, val
-    return (contrastive_loader(cfg, cache, train_idx, cfg.seed),
-            contrastive_loader(cfg, cache, val_idx, cfg.seed + 1))
+    return (contrastive_loader(cfg, cache, train_idx, train=True),
+            contrastive_loader(cfg, cache, val_idx, train=False))
 
 
 def run_pretrain(cfg: ExperimentConfig) -> Path:

@@ -24,6 +24,8 @@ class DataSection:
     task: str = "lvsd"
     n_patients: int = 200            # synthetic cohort size (patients)
     ecgs_per_patient: int = 3        # synthetic ECGs per patient (recorded days apart)
+    #: patient shares of the seeded split of the synthetic cohort (PTB-XL keeps its folds)
+    split_fractions: dict = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})
     sampling_rate_hz: int = 500      # PTB-XL files to read (500 or 100); cache is always 500 Hz
     cache_dir: str | None = None     # default: <out_dir>/cache/<source-tag>
     batch_size: int = 32             # training batch (signals or images)
@@ -44,16 +46,20 @@ class ModelSection:
 
 @dataclass
 class ImageSection:
-    """How signals become training images (rendered on the fly by `render`)."""
+    """How signals become images for every image stage (pretraining, fine-tuning, evaluation)."""
 
     image_size: int = 128            # model input side (px)
     grayscale: bool = False
     patients_per_batch: int = 16     # contrastive batches: patients x views
     views_per_patient: int = 2
-    # contrastive pretraining pages: "readable" = full-width landscape layouts, light effects, cut to
-    # the lead grid (`ecgimg.data.images.PRETRAIN_PAGES`: the only setting where BCL beat chance
-    # with varied layouts on CPU budgets); "any" = every layout, style and degradation
-    pretrain_pages: Literal["readable", "any"] = "readable"
+    #: page policy of training and evaluation pages (`ecgimg.data.images.PAGE_POLICIES`):
+    #: "readable" = 12-lead layouts, light scan/photo effects, cut to the lead grid; "any" = every
+    #: layout, style and degradation, whole page letterboxed
+    pages: Literal["readable", "any"] = "readable"
+    #: training pages: 0 = a fresh render per image (in DataLoader workers); K > 0 = K views per
+    #: training record drawn once into a page bank (`ecgimg.data.page_bank`) shared by every stage
+    bank_views: int = 0
+    render_workers: int = 2          # processes that draw page banks (evaluation pages always)
 
 
 @dataclass
@@ -77,6 +83,9 @@ class FinetuneSection:
     #: tile tiny labelled subsets so an epoch has at least this many batches (0 = off); the engine
     #: validates once per epoch, and 1-batch epochs would mostly validate.
     min_epoch_batches: int = 0
+    #: cap on passes over each labelled subset (None = train.max_steps / train.epochs only): small
+    #: label fractions then cost what they need, not the full set's budget
+    max_epochs: float | None = None
     pretraining: str | None = None   # label for reports ("mae", "bcl", ...); default from init
 
 
@@ -92,35 +101,21 @@ class EvalSection:
 
 @dataclass
 class DemoSection:
-    """Budgets of the `ecgimg demo` stages (steps are optimiser steps). Defaults fit ~10 min on
-    2 CPU cores; see configs/demo.yaml."""
+    """`ecgimg demo`: its stages are ordinary pretrain / finetune runs built from the sections of
+    this config plus each stage's own overrides (see configs/demo.yaml)."""
 
-    signal_encoder: str = "ecg_vit_tiny_p250"
-    #: a narrower, shallower ViT than tiny (192-d x 12) so the demo fits its CPU budget
-    signal_kwargs: dict = field(default_factory=lambda: {"embed_dim": 128, "depth": 3,
-                                                         "num_heads": 4})
-    cnn_baseline: str = "ecg_cnn_baseline"
-    cnn_kwargs: dict = field(default_factory=dict)
-    image_backbone: str = "timm:resnet10t"
-    #: MAE decoder for the demo: far lighter than the paper's 512-d x 8 blocks
-    mae_kwargs: dict = field(default_factory=lambda: {"decoder_embed_dim": 64, "decoder_depth": 2,
-                                                      "decoder_num_heads": 4})
-    mae_steps: int = 200
-    mae_lr: float = 1.5e-3
-    contrastive_steps: int = 60
-    contrastive_lr: float = 1e-3
-    finetune_steps: int = 40
-    finetune_batch_size: int = 16
-    finetune_lr: float = 5e-4
-    finetune_epoch_batches: int = 10  # see finetune.min_epoch_batches
-    label_fractions: list[float] = field(default_factory=lambda: [0.1, 1.0])
-    gallery_images: int = 12         # pages on the contact sheet
-    stages: list[str] = field(default_factory=lambda: ["gallery", "mae", "bcl", "simclr",
-                                                         "finetune", "report"])
-    #: fine-tuned models (an arm whose pretraining stage did not run is left out)
-    arms: list[str] = field(default_factory=lambda: ["vit_mae", "vit_scratch", "cnn_scratch",
-                                                       "image_bcl", "image_simclr",
-                                                       "image_scratch"])
+    #: stage name -> {"run": "pretrain" | "finetune", <section>: {<overrides>}, ...}; a stage with
+    #: `model: {init: "@other"}` starts from stage `other`'s exported encoder and waits for it
+    stages: dict = field(default_factory=dict)
+    skip: list[str] = field(default_factory=list)  # stages left out (and the stages needing them)
+    parallel: int = 2                # stages run at once, each in its own process
+    reference: str = "cnn_scratch"   # arm every p-value of the main table compares against
+    reference_reason: str = ("the MAE paper's supervised CNN baseline (Attia et al. 2019 "
+                             "architecture) trained on all labels, the bar a pretrained model "
+                             "has to clear.")
+    #: (model, baseline) pairs compared at every label fraction (pretraining vs its scratch twin)
+    contrasts: list[list[str]] = field(default_factory=list)
+    gallery_images: int = 12         # pages on the contact sheet (0 = none)
 
 
 @dataclass

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from torch.utils.data import Dataset
 
 from ecgimg.experiments.schema import ExperimentConfig
 
@@ -39,7 +38,8 @@ def cache_dir_for(cfg: ExperimentConfig) -> Path:
     if kind == "cache":
         return Path(path)
     if kind == "synthetic":
-        tag = f"synthetic_p{cfg.data.n_patients}_e{cfg.data.ecgs_per_patient}_s{cfg.seed}"
+        shares = "_".join(f"{name}{share:g}" for name, share in sorted(cfg.data.split_fractions.items()))
+        tag = f"synthetic_p{cfg.data.n_patients}_e{cfg.data.ecgs_per_patient}_s{cfg.seed}_{shares}"
     else:
         slug = re.sub(r"[^A-Za-z0-9]+", "_", str(Path(path).resolve())).strip("_")[-48:]
         tag = f"{kind}_{cfg.data.sampling_rate_hz}hz_{slug}"
@@ -72,11 +72,24 @@ def _build(kind: str, path: str | None, out: Path, cfg: ExperimentConfig) -> Non
 
     if kind == "synthetic":
         data.synthetic_cohort_cache(out, n_patients=cfg.data.n_patients,
-                                    ecgs_per_patient=cfg.data.ecgs_per_patient, seed=cfg.seed)
+                                    ecgs_per_patient=cfg.data.ecgs_per_patient, seed=cfg.seed,
+                                    fractions=dict(cfg.data.split_fractions))
     elif kind == "ptbxl":
         data.build_cache(data.PTBXL(path, sampling_rate=cfg.data.sampling_rate_hz), out)
     elif kind == "wfdb":
         data.build_cache(data.WFDBFolder(path, split_seed=cfg.seed), out)
+
+
+def task_description(cfg: ExperimentConfig) -> str:
+    """What the label of `data.task` means, for reports."""
+    kind, _ = parse_source(cfg.data.source)
+    if kind == "synthetic":
+        from ecgimg.data import synthetic
+        return synthetic.LABEL_DESCRIPTIONS.get(cfg.data.task, "a synthetic label.")
+    if kind == "ptbxl":
+        return (f"PTB-XL `{cfg.data.task}` statements (scp_codes aggregated through "
+                "scp_statements.csv as in Strodthoff et al. 2020), one binary label per class.")
+    return f"the `{cfg.data.task}` labels of the records' headers."
 
 
 def class_targets(cache, task: str) -> tuple[list[str], np.ndarray]:
@@ -121,35 +134,67 @@ def repeat_to_batches(indices: np.ndarray, batch_size: int, min_batches: int) ->
     return np.resize(indices, need)
 
 
-class MemoizedDataset(Dataset):
-    """Keeps each item after its first load. Evaluation pages are fixed (seeded) renders, and
-    re-rendering them at every validation would cost more than the model; memory is small at
-    training sizes (128 px RGB: 0.2 MB per page). Effective in the loading process, so use it
-    with num_workers=0 or persistent workers."""
+#: evaluation pages use another seed than training pages, so no model is scored on a page it saw
+EVAL_PAGE_SEED_OFFSET = 1_000_003
 
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-        self._items: dict[int, object] = {}
 
-    def __len__(self) -> int:
-        return len(self.dataset)
+def page_dataset(cfg: ExperimentConfig, cache, indices: np.ndarray, *, train: bool,
+                 task: str | None, views: int = 1):
+    """Rendered pages of `indices` under the config's page policy.
 
-    def __getitem__(self, position: int):
-        if position not in self._items:
-            self._items[position] = self.dataset[position]
-        return self._items[position]
+    Training pages (`train=True`) are a fresh seeded render per (record, view, epoch), or, with
+    `image.bank_views = K`, K views per record of the whole training split drawn once into a page
+    bank. Evaluation pages are one fixed seeded page per record (`views` per record for
+    contrastive validation), always banked: every model and every validation pass sees the same
+    pages, rendered once. Banks cover every record of the splits `indices` fall in, so all label
+    fractions and tasks share them; they live in `<cache>/pages/`.
+    """
+    from ecgimg.data.images import PAGE_POLICIES, RenderedImages
+    from ecgimg.data.page_bank import build_page_bank
+
+    seed = cfg.seed if train else cfg.seed + EVAL_PAGE_SEED_OFFSET
+
+    def pages(rows: np.ndarray) -> RenderedImages:
+        return RenderedImages(cache, indices=rows, task=task, seed=seed,
+                              image_size=cfg.image.image_size, grayscale=cfg.image.grayscale,
+                              **PAGE_POLICIES[cfg.image.pages])
+
+    if train:
+        if cfg.image.bank_views == 0:
+            return pages(indices)
+        views = cfg.image.bank_views
+    splits = cache.index["split"].to_numpy()
+    universe = np.flatnonzero(np.isin(splits, np.unique(splits[indices])))
+    kind = "training" if train else "evaluation"
+    bank = build_page_bank(pages(universe), cache.path / "pages", views,
+                           workers=cfg.image.render_workers,
+                           progress=_page_progress(f"{kind} pages ({views} per record)"))
+    return bank.dataset(pages(indices))
+
+
+def _page_progress(what: str):
+    """`progress(done, total)` printing a line with an ETA at most every 15 s (and at the end)."""
+    import time
+
+    state = {"start": time.perf_counter(), "last": time.perf_counter()}
+
+    def report(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - state["last"] < 15 and done < total:
+            return
+        state["last"] = now
+        eta = (now - state["start"]) / max(done, 1) * (total - done)
+        print(f"[pages] {what}: {done}/{total} records, {now - state['start']:.0f} s, "
+              f"ETA {int(eta) // 60}:{int(eta) % 60:02d}", flush=True)
+    return report
 
 
 def supervised_dataset(cfg: ExperimentConfig, cache, indices: np.ndarray, *, train: bool):
-    """Dataset of {input, "target", "index"} over `indices`: signals, or pages rendered on the fly
-    (a fresh random page per epoch when training; one fixed seeded page per record otherwise)."""
+    """Dataset of {input, "target", "index"} over `indices`: signals, or rendered pages
+    (`page_dataset`: fresh or banked training pages, fixed banked evaluation pages)."""
     from ecgimg.experiments.models import input_key
 
     if input_key(cfg) == "signal":
         from ecgimg.data import SignalDataset
         return SignalDataset(cache, task=cfg.data.task, indices=indices)
-    from ecgimg.data.images import RenderedImages
-    pages = RenderedImages(cache, indices=indices, task=cfg.data.task,
-                           seed=cfg.seed if train else cfg.seed + 1_000_003,
-                           image_size=cfg.image.image_size, grayscale=cfg.image.grayscale)
-    return pages if train else MemoizedDataset(pages)
+    return page_dataset(cfg, cache, indices, train=train, task=cfg.data.task)

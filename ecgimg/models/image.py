@@ -47,7 +47,8 @@ class ImageEncoder(nn.Module):
         # pretrained=False ALWAYS: weights only ever come from a local file (load_pretrained)
         self.backbone = timm.create_model(timm_name, pretrained=False, num_classes=0,
                                           in_chans=in_chans, drop_rate=drop_rate)
-        self.num_features = int(self.backbone.num_features)
+        # pooled width: timm's head_hidden_size where a head conv follows (MobileNetV3: 1024, not 576)
+        self.num_features = int(getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features)
         self.projector = ProjectionHead(self.num_features, proj_hidden, proj_dim)
         self.classifier: nn.Module | None = None
         self._frozen = False

@@ -47,6 +47,9 @@ class TrainConfig:
     out_dir: str = "runs/x"  # checkpoints, metrics.jsonl, config.json, tensorboard/
     log_every: int = 10  # optimizer steps between train log events
     progress: bool = True  # tqdm bar on rank 0
+    #: seconds between one-line progress reports on rank 0 (step k/N, loss, samples/s, ETA), for
+    #: logs where a tqdm bar is unreadable (CI, `ecgimg demo`); None = off
+    report_every_s: float | None = None
     tensorboard: bool = False  # also write TensorBoard scalars to out_dir/tensorboard
     # --- validation, checkpoints, stopping ---
     monitor: str = "val_loss"  # key of the epoch record that picks the best checkpoint

@@ -47,7 +47,7 @@ from ecgimg.train.schedule import build_scheduler
 
 CHECKPOINT_FORMAT = "ecgimg.train/1"
 # Config keys that do not change the trajectory of a run (may differ between a run and its resume).
-_COSMETIC_KEYS = {"out_dir", "progress", "log_every", "tensorboard", "save_every_epochs", "save_every_steps",
+_COSMETIC_KEYS = {"out_dir", "progress", "report_every_s", "log_every", "tensorboard", "save_every_epochs", "save_every_steps",
                   "device", "compile", "extra"}
 
 
@@ -153,6 +153,7 @@ class _Trainer:
         if config.compile:
             self.train_model = torch.compile(self.train_model)
         self.logger = MetricsLogger(self.out_dir, tensorboard=config.tensorboard)
+        self.reporter = ProgressReport(self.out_dir, self.total_steps, config.report_every_s)
         self.last_checkpoint: Path | None = None
         self.best_checkpoint: Path | None = None
 
@@ -268,6 +269,7 @@ class _Trainer:
             grad_norm = self.optimizer_step()
             p.step += 1
             p.batch_in_epoch = i + 1
+            self.reporter.step(p.step, p.epoch + 1, self.n_epochs, loss_value)
             if p.step % cfg.log_every == 0 or p.step == self.total_steps:
                 elapsed = max(time.perf_counter() - window_start, 1e-9)
                 extras = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
@@ -342,6 +344,33 @@ class _Trainer:
             return False
         p.bad_epochs += 1
         return cfg.early_stopping_patience is not None and p.bad_epochs >= cfg.early_stopping_patience
+
+
+class ProgressReport:
+    """Prints `[run] step k/N (epoch e/E) loss x, ETA m:ss` at most every `every_s` seconds, on
+    rank 0; the ETA extrapolates this run's own pace (resumed steps excluded)."""
+
+    def __init__(self, out_dir: Path, total_steps: int, every_s: float | None):
+        self.label = "/".join(Path(out_dir).parts[-3:])
+        self.total_steps, self.every_s = total_steps, every_s
+        self.enabled = every_s is not None and distributed.is_main_process()
+        self.start = self.last = time.perf_counter()
+        self.first_step: int | None = None
+
+    def step(self, step: int, epoch: int, n_epochs: int, loss: float) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self.first_step is None:
+            self.first_step, self.start = step - 1, self.last
+        if now - self.last < self.every_s and step < self.total_steps:
+            return
+        self.last = now
+        done = step - self.first_step
+        eta_s = (now - self.start) / max(done, 1) * (self.total_steps - step)
+        print(f"[{self.label}] step {step}/{self.total_steps} (epoch {epoch}/{n_epochs}) loss "
+              f"{loss:.4f}, {now - self.start:.0f} s, ETA {int(eta_s) // 60}:{int(eta_s) % 60:02d}",
+              flush=True)
 
 
 def fit(model: torch.nn.Module, train_loader: Any, val_loader: Any = None, config: TrainConfig | None = None,

@@ -235,10 +235,10 @@ def test_rendered_options_are_validated(cohort):
 
 @needs_random_spec
 def test_pretrain_pages_fill_the_square_with_ink_and_are_seeded(cohort):
-    """PRETRAIN_PAGES: the lead grid stretched over the whole input (no white letterbox bands), traces
+    """PAGE_POLICIES["readable"]: the lead grid stretched over the whole input (no white letterbox bands), traces
     kept (no photocopy thresholding), deterministic per (seed, epoch, index, view)."""
-    from ecgimg.data.images import PRETRAIN_PAGES
-    ds = RenderedImages(cohort, seed=1, image_size=64, **PRETRAIN_PAGES)
+    from ecgimg.data.images import PAGE_POLICIES
+    ds = RenderedImages(cohort, seed=1, image_size=64, **PAGE_POLICIES["readable"])
     for view in range(3):
         img = ds.render_view(0, view)
         assert img.shape == (64, 64, 3)

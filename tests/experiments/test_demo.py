@@ -11,15 +11,21 @@ import yaml
 
 from ecgimg.cli import main
 
-MINI = ["torch_threads=1", "data.num_workers=0", "data.n_patients=40", "data.ecgs_per_patient=3", "data.batch_size=8",
-        "data.eval_batch_size=32", "image.image_size=64", "image.patients_per_batch=4",
-        "demo.mae_steps=3", "demo.contrastive_steps=2", "demo.finetune_steps=2",
-        "demo.finetune_epoch_batches=1", "demo.finetune_batch_size=8", "demo.signal_kwargs={embed_dim: 32, depth: 1, num_heads: 2}",
-        "demo.mae_kwargs={decoder_embed_dim: 32, decoder_depth: 1, decoder_num_heads: 2}",
-        "demo.image_backbone=timm:test_resnet",
-        "demo.cnn_kwargs={spatial_channels: 8, feature_dim: 16, hidden_dim: 8}", "demo.gallery_images=4", "eval.n_boot=50",
-        "train.warmup_steps=0", "train.save_every_epochs=1000"]
 ARMS = ["vit_mae", "vit_scratch", "cnn_scratch", "image_bcl", "image_simclr", "image_scratch"]
+PRETRAIN = ["pretrain_mae", "pretrain_bcl", "pretrain_simclr"]
+SIGNAL_VIT = "{embed_dim: 32, depth: 1, num_heads: 2}"
+MINI = ["torch_threads=1", "data.n_patients=40", "data.ecgs_per_patient=3", "data.batch_size=8",
+        "data.eval_batch_size=32", "image.image_size=64", "image.patients_per_batch=4",
+        "image.bank_views=2", "finetune.min_epoch_batches=1", "demo.gallery_images=4",
+        "eval.n_boot=50", "train.warmup_steps=0", "train.report_every_s=0",
+        *[f"demo.stages.{stage}.train.max_steps=2" for stage in PRETRAIN + ARMS],
+        "demo.stages.pretrain_mae.model.kwargs={embed_dim: 32, depth: 1, num_heads: 2, "
+        "decoder_embed_dim: 32, decoder_depth: 1, decoder_num_heads: 2}",
+        *[f"demo.stages.{arm}.model.kwargs={SIGNAL_VIT}" for arm in ("vit_mae", "vit_scratch")],
+        "demo.stages.cnn_scratch.model.kwargs={spatial_channels: 8, feature_dim: 16, hidden_dim: 8}",
+        *[f"demo.stages.{stage}.model.name=timm:test_resnet"
+          for stage in ("pretrain_bcl", "pretrain_simclr", "image_bcl", "image_simclr",
+                        "image_scratch")]]
 
 
 @pytest.fixture(scope="module")

@@ -66,21 +66,26 @@ def test_repeat_to_batches():
     assert sources.repeat_to_batches(big, 4, 2) is big
 
 
-def test_memoized_dataset_loads_each_item_once():
-    calls = []
+def test_page_datasets_bank_evaluation_pages_and_optionally_training_pages(small_cache):
+    from ecgimg.data.images import RenderedImages
+    from ecgimg.data.page_bank import BankedImages
 
-    class Counting(torch.utils.data.Dataset):
-        def __len__(self):
-            return 3
-
-        def __getitem__(self, i):
-            calls.append(i)
-            return {"x": torch.tensor([i])}
-
-    memo = sources.MemoizedDataset(Counting())
-    for _ in range(3):
-        assert [int(memo[i]["x"]) for i in range(3)] == [0, 1, 2]
-    assert calls == [0, 1, 2]
+    base = ["image.image_size=32", "image.render_workers=1"]
+    train = sources.split_indices(small_cache, "train")
+    test = sources.split_indices(small_cache, "test")
+    fresh = sources.page_dataset(cfg_with(*base), small_cache, train[:4], train=True, task="lvsd")
+    assert isinstance(fresh, RenderedImages) and fresh.seed == 0
+    evaluation = sources.page_dataset(cfg_with(*base), small_cache, test, train=False, task="lvsd")
+    assert isinstance(evaluation, BankedImages)
+    assert evaluation.pages.seed == sources.EVAL_PAGE_SEED_OFFSET  # never a training page
+    again = sources.page_dataset(cfg_with(*base), small_cache, test[:2], train=False, task="sex")
+    assert again.bank.path == evaluation.bank.path  # one bank per split, any subset or task
+    assert torch.equal(again[1]["image"], evaluation[1]["image"])
+    banked = sources.page_dataset(cfg_with(*base, "image.bank_views=2"), small_cache, train[:4],
+                                  train=True, task="lvsd")
+    assert isinstance(banked, BankedImages) and banked.bank.views == 2
+    assert len(banked.bank) == len(train)  # the whole training split, shared by all fractions
+    assert torch.equal(banked[(1, 1, 0)]["image"], fresh[(1, 1, 0)]["image"])
 
 
 def test_forward_epoch_reaches_the_dataset():

@@ -141,3 +141,20 @@ def test_max_steps_caps_training_mid_epoch(tmp_path):
     train, _ = _loaders()
     result = fit(TinyMLP(), train, None, _config(tmp_path, epochs=10, max_steps=5), objective=mse_objective)
     assert result.history[-1]["step"] == 5 and len(result.history) == 1
+
+
+def test_progress_report_lines_name_the_run_and_count_down(tmp_path, capsys):
+    train, val = _loaders()
+    fit(TinyMLP(), train, val, _config(tmp_path / "demo" / "arm", epochs=2, report_every_s=0.0),
+        objective=mse_objective)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert len(lines) == 16  # every step when every_s is 0
+    assert lines[0].startswith(f"[{tmp_path.name}/demo/arm] step 1/16 (epoch 1/2) loss ")
+    assert lines[-1].startswith(f"[{tmp_path.name}/demo/arm] step 16/16 (epoch 2/2)")
+    assert lines[-1].endswith("ETA 0:00")
+
+
+def test_progress_report_is_off_by_default(tmp_path, capsys):
+    train, val = _loaders()
+    fit(TinyMLP(), train, val, _config(tmp_path, epochs=1), objective=mse_objective)
+    assert "ETA" not in capsys.readouterr().out
