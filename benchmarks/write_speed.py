@@ -4,7 +4,7 @@ In memory = `render.render` on signals already loaded (what the renderer can mak
 the CLI end to end in this process (`--workers 1`): read the record, render, encode, write the
 image and the truth JSON. Both are CPU seconds of this process, so a shared machine skews the
 ratio less than wall time. Also: WebDataset shard write rate (`--format wds`) and the read rate of
-`ecgimg.data.shards.ShardPages` (decode + letterbox to the model input, the training path).
+`ecgimg.data.page_stream.PageStream` (decode + letterbox to the model input, the training path).
 
     .venv/bin/python benchmarks/write_speed.py [--records 16] [--size 0] [--cli ecgimg.pages.cli]
 
@@ -74,8 +74,8 @@ def cli_cost(cli, paths: list[Path], out: Path, fmt: str, size: int | None, extr
 
 
 def shard_read_cost(out: Path, image_size: int) -> float:
-    from ecgimg.data.shards import ShardPages
-    pages = ShardPages(out, image_size=image_size, batch_size=8, seed=0)
+    from ecgimg.data.page_stream import PageStream, ShardSource
+    pages = PageStream(ShardSource(out), image_size=image_size, batch_size=8, seed=0)
     n = 0
 
     def run():
