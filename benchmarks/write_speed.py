@@ -2,7 +2,8 @@
 
 In memory = `render.render` on signals already loaded (what the renderer can make). Written =
 the CLI end to end in this process (`--workers 1`): read the record, render, encode, write the
-image and the truth JSON. Both are CPU seconds of this process, so a shared machine skews the
+image and the truth JSON; from WFDB files, and from a signal cache of the same records (no header
+parsing: wfdb's costs ~20 ms a record). Both are CPU seconds of this process, so a shared machine skews the
 ratio less than wall time. Also: WebDataset shard write rate (`--format wds`) and the read rate of
 `ecgimg.data.page_stream.PageStream` (decode + letterbox to the model input, the training path).
 
@@ -62,15 +63,12 @@ def in_memory(paths: list[Path], size: int | None) -> float:
     return cpu_seconds(run) / len(records)
 
 
-def cli_cost(cli, paths: list[Path], out: Path, fmt: str, size: int | None, extra=()) -> float:
+def cli_cost(cli, inputs: list[Path], n_pages: int, warm: Path, out: Path, fmt: str, size: int | None) -> float:
     """CPU s per page of the CLI end to end (one process), after a warm-up run on one record."""
-    args = [*(str(p) for p in paths), "--format", fmt, "--no-progress", "--workers", "1", *extra]
-    if size:
-        args += ["--size", str(size)]
+    flags = ["--format", fmt, "--no-progress", "--workers", "1"] + (["--size", str(size)] if size else [])
     shutil.rmtree(out, ignore_errors=True)
-    cli.main([str(paths[0]), "-o", str(out / "warm"), *args[len(paths):]])
-    cost = cpu_seconds(lambda: cli.main([*args[:len(paths)], "-o", str(out / "run"), *args[len(paths):]]))
-    return cost / len(paths)
+    cli.main([str(warm), "-o", str(out / "warm"), *flags])
+    return cpu_seconds(lambda: cli.main([*(str(p) for p in inputs), "-o", str(out / "run"), *flags])) / n_pages
 
 
 def shard_read_cost(out: Path, image_size: int) -> float:
@@ -106,15 +104,20 @@ def main(argv=None) -> None:
         print(f"{'render in memory':28s} {1000 * mem:8.1f} {1 / mem:13.1f} {'100%':>10s}")
         for fmt in args.formats.split(","):
             try:
-                cost = cli_cost(cli, paths, tmp / fmt, fmt, size)
+                cost = cli_cost(cli, paths, len(paths), paths[0], tmp / fmt, fmt, size)
             except SystemExit:  # this CLI has no such format
                 print(f"{'CLI ' + fmt:28s} {'(format not offered)':>24s}")
                 continue
             print(f"{'CLI ' + fmt:28s} {1000 * cost:8.1f} {1 / cost:13.1f} {mem / cost:10.0%}")
         if "ecgimg" in args.cli:
-            cost = cli_cost(cli, paths, tmp / "wds", "wds", size)
-            print(f"{'CLI wds shard (png)':28s} {1000 * cost:8.1f} {1 / cost:13.1f} {mem / cost:10.0%}")
-            read = shard_read_cost(tmp / "wds" / "run", image_size=size or 300)
+            from ecgimg.data import build_cache
+            cache = build_cache(paths, tmp / "cache", progress=False).path
+            for label, inputs, fmt in (("CLI png, signal-cache input", [cache], "png"),
+                                       ("CLI wds shard (png)", paths, "wds"),
+                                       ("CLI wds, signal-cache input", [cache], "wds")):
+                cost = cli_cost(cli, inputs, len(paths), paths[0], tmp / label.replace(" ", "_"), fmt, size)
+                print(f"{label:28s} {1000 * cost:8.1f} {1 / cost:13.1f} {mem / cost:10.0%}")
+            read = shard_read_cost(tmp / "CLI_wds_shard_(png)" / "run", image_size=size or 300)
             print(f"{'shard read -> tensor':28s} {1000 * read:8.1f} {1 / read:13.1f}  (decode + letterbox to {size or 300} px)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

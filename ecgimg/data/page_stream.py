@@ -161,14 +161,15 @@ class PageStream(IterableDataset):
         return order[rank * per_rank:(rank + 1) * per_rank]
 
     def __iter__(self):
+        # not a generator function: the plan (and start_batch) is fixed when iter() is called, which
+        # ShardLoader relies on when it resets start_batch right after creating its iterator
         info = get_worker_info()
         worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
         if info is None:
             self._resolve_world()
         mine = self.epoch_units()
-        for b in range(self.start_batch, len(self)):
-            if b % n_workers == worker:
-                yield self.batch(mine[b * self.batch_size:(b + 1) * self.batch_size])
+        starts = [b for b in range(self.start_batch, len(self)) if b % n_workers == worker]
+        return (self.batch(mine[b * self.batch_size:(b + 1) * self.batch_size]) for b in starts)
 
     # ------------------------------------------------------------------ batches
     def _pick_views(self, unit: int) -> list[int]:

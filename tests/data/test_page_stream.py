@@ -89,9 +89,10 @@ def test_supervised_targets_split_and_index_follow_the_cache(folders, source):
         torch.testing.assert_close(batch["target"], torch.from_numpy(matrix[rows]))
 
 
-def test_skip_batches_resumes_mid_epoch_exactly(source):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_skip_batches_resumes_mid_epoch_exactly(source, workers):
     full = list(ShardLoader(PageStream(source, batch_size=4, image_size=32, seed=1)))
-    loader = ShardLoader(PageStream(source, batch_size=4, image_size=32, seed=1), num_workers=2)
+    loader = ShardLoader(PageStream(source, batch_size=4, image_size=32, seed=1), num_workers=workers)
     assert loader.skip_batches(2)
     rest = list(loader)
     assert len(rest) == len(full) - 2
