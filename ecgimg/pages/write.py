@@ -80,6 +80,8 @@ def write_shards(refs: list[RecordRef], settings: PageSettings, out: Path, worke
     with page_map(workers) as pmap:
         for part, part_refs in enumerate(tar_parts(refs, records_per_tar)):
             tar = out / f"{shards.shard_stem(job, jobs, part)}.tar"
+            for orphan in out.glob(f".{tar.name}.tmp-*"):  # left by a killed run
+                orphan.unlink()
             index = shards.complete_index(tar, config)
             if index is not None:
                 log(f"kept complete {tar.name} ({index['n_samples']} samples)")

@@ -18,8 +18,9 @@ def small_cache(root: Path, n_patients: int = 6, ecgs_per_patient: int = 2) -> P
     return path
 
 
-def render_shards(cache: Path, out: Path, jobs: int = 1, extra: tuple = ()) -> Path:
+def render_shards(cache: Path, out: Path, jobs: int = 1, extra: tuple = (), workers: int = 1) -> Path:
     for job in range(jobs):
-        status = cli.main([str(cache), "-o", str(out), *SHARD_FLAGS, "--shard", f"{job}/{jobs}", *extra])
+        status = cli.main([str(cache), "-o", str(out), *SHARD_FLAGS, "--shard", f"{job}/{jobs}",
+                           "--workers", str(workers), *extra])
         assert status == 0
     return out

@@ -22,7 +22,7 @@ def cache(tmp_path_factory):
 
 def test_two_runs_write_byte_identical_shards(cache, tmp_path):
     a = folder_bytes(render_shards(cache, tmp_path / "a", jobs=2))
-    b = folder_bytes(render_shards(cache, tmp_path / "b", jobs=2))
+    b = folder_bytes(render_shards(cache, tmp_path / "b", jobs=2, workers=2))
     assert a == b
     assert sorted(n for n in a if n.endswith(".tar")) == [  # per job: 3 patients x 2 ECGs, 4 records a tar
         "pages-00000of00002-0000.tar", "pages-00000of00002-0001.tar",
@@ -67,9 +67,11 @@ def test_restart_keeps_complete_tars_and_redoes_damaged_ones(cache, tmp_path, mo
         fh.truncate(tars[1].stat().st_size // 2)
     shards.index_path(tars[2]).unlink()  # killed after the tar, before its index
     (out / "manifest-00000of00001.json").unlink()
+    orphan = out / f".{tars[0].name}.tmp-99999"  # a tar half-written by a killed run
+    orphan.write_bytes(b"partial")
     render_shards(cache, out)
     assert written == [tars[1].name, tars[2].name]
-    assert folder_bytes(out) == before
+    assert folder_bytes(out) == before and not orphan.exists()
 
 
 def test_changed_settings_rewrite_every_tar(cache, tmp_path, monkeypatch):
@@ -94,3 +96,23 @@ def test_incomplete_or_mixed_folders_are_refused(cache, tmp_path):
                      "--no-progress"]) == 0
     with pytest.raises(shards.ShardError, match="different settings"):
         shards.open_shards(out)
+
+
+def test_bad_record_is_reported_in_the_manifest_and_the_rest_kept(tmp_path, capsys):
+    import numpy as np
+
+    from ecgimg.pages import cli
+    leads = np.array(["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"])
+    signal = np.sin(np.linspace(0, 60, 5000, dtype=np.float32))[None].repeat(12, 0)
+    np.savez(tmp_path / "good.npz", signal=signal, fs=500.0, leads=leads)
+    signal[2, 7] = np.inf
+    np.savez(tmp_path / "bad.npz", signal=signal, fs=500.0, leads=leads)
+    out = tmp_path / "wds"
+    args = [str(tmp_path / "good.npz"), str(tmp_path / "bad.npz"), "-o", str(out), "--format", "wds",
+            "--size", "100", "--no-progress"]
+    assert cli.main(args) == 1
+    assert "FAILED" in capsys.readouterr().err
+    manifest = json.loads((out / "manifest-00000of00001.json").read_text())
+    assert manifest["n_samples"] == 1 and manifest["n_failed"] == 1
+    assert manifest["failed"][0]["record_id"] == "bad" and "InvalidSignalError" in manifest["failed"][0]["error"]
+    assert [s.entry["record_id"] for s in shards.open_shards(out)[1]] == ["good"]
