@@ -11,8 +11,10 @@
 * supervised batches: {"image", "index", "patient", "view", "target" (with `task`)}, as
   `RenderedImages` yields; contrastive batches (`identity="patient"` for BCL, `"record"` for
   SimCLR): `units_per_batch` groups x `views` pages each, different records of a patient first.
-* the source is a folder of shards (`ShardSource`) or the same pages rendered now (`RenderSource`,
-  the writer's plan and seeds): with lossless PNG both give the same tensors, batch by batch.
+* the source is a folder of shards (`ShardSource`) or the same pages rendered now
+  (`ecgimg.pages.render_source.RenderSource`: the writer's plan and seeds); with lossless PNG both
+  give the same tensors, batch by batch. A source has `entries` (one dict per page: record_id,
+  patient_id, identity, view, split, labels, position, shard) and `fetch(row)`.
 
 A batch is a pure function of (seed, epoch, rank, batch number), so `ShardLoader.skip_batches`
 resumes mid-epoch exactly.
@@ -50,40 +52,6 @@ class ShardSource:
         if rgb is None:
             raise ShardError(sample.tar, f"member {sample.entry['key']}.{sample.entry['image']} does not decode")
         return rgb, sample.entry["cell_quads"], sample.entry["labels"]
-
-
-class RenderSource:
-    """The pages a shard folder would hold, rendered when asked: same plan, seeds and pixels.
-
-    `inputs`, `settings`, `jobs` and `records_per_tar` as given to ecg-render. Labels are only known
-    once a record is read, so supervised use needs `classes` for multi-label tasks."""
-
-    def __init__(self, inputs: Sequence[str], settings, jobs: int = 1, records_per_tar: int = 500):
-        from ecgimg.pages.plan import job_records, tar_parts
-        from ecgimg.pages.records import discover
-
-        import dataclasses
-        # the image does not depend on exports; skip the masks they would make us draw
-        self.settings = dataclasses.replace(settings, exports=(), masks_npz=False)
-        refs = discover(inputs)
-        self.refs, self.entries = [], []
-        parts = [p for job in range(jobs) for p in tar_parts(job_records(refs, job, jobs), records_per_tar)]
-        for shard, part in enumerate(parts):
-            for ref in part:
-                for view in range(settings.views):
-                    self.refs.append((ref, view))
-                    self.entries.append({"record_id": ref.record_id, "patient_id": ref.patient_id,
-                                         "identity": ref.identity, "view": view, "split": ref.split,
-                                         "labels": None, "position": ref.position, "shard": shard})
-
-    def fetch(self, row: int) -> tuple[np.ndarray, list, dict]:
-        from ecgimg.pages.jobs import cell_quads, jsonable_labels, render_page
-        from ecgimg.pages.records import load
-
-        ref, view = self.refs[row]
-        record = load(ref)
-        page = render_page(ref, record, self.settings, view)
-        return page.image, cell_quads(page.truth), jsonable_labels(record.labels)
 
 
 class PageStream(IterableDataset):

@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 import torch
 
-from ecgimg.data.page_stream import PageStream, RenderSource, ShardLoader, ShardSource
+from ecgimg.data.page_stream import PageStream, ShardLoader, ShardSource
+from ecgimg.pages.render_source import RenderSource
 from ecgimg.pages import cli
 from page_builders import SHARD_FLAGS, render_shards, small_cache
 
