@@ -123,3 +123,13 @@ def test_jpg_and_webp_outputs_decode(tmp_path):
                          "--no-progress"]) == 0
         image = cv2.imread(str(next(out.glob(f"*.{fmt}"))))
         assert image is not None and max(image.shape[:2]) == 200
+
+
+def test_pages_of_a_cache_are_found_by_rendered_images_offline(tmp_path):
+    from ecgimg.data import SignalCache
+    from ecgimg.data.images import RenderedImages
+    cache = small_cache(tmp_path, 2, 1)
+    out = tmp_path / "pages"
+    assert cli.main([str(cache), "-o", str(out), "--size", "200", "--no-progress"]) == 0
+    pages = RenderedImages(SignalCache.open(cache), image_size=64, pages_dir=out)
+    assert [pages[i]["image"].shape for i in range(len(pages))] == [(3, 64, 64)] * 2
