@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         print(f"ecg-render: {err}", file=sys.stderr)
         return 2
     mine = job_records(records, args.shard_index, args.shard_count)
-    if not mine:
+    if not records or (not mine and args.format != "wds"):
         print(f"ecg-render: no records found in {args.inputs} (shard {args.shard})", file=sys.stderr)
         return 1
     settings = settings_from(args)

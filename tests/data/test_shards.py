@@ -116,3 +116,14 @@ def test_bad_record_is_reported_in_the_manifest_and_the_rest_kept(tmp_path, caps
     assert manifest["n_samples"] == 1 and manifest["n_failed"] == 1
     assert manifest["failed"][0]["record_id"] == "bad" and "InvalidSignalError" in manifest["failed"][0]["error"]
     assert [s.entry["record_id"] for s in shards.open_shards(out)[1]] == ["good"]
+
+
+def test_a_job_without_patients_still_completes_the_folder(tmp_path):
+    from ecgimg.pages import cli
+    cache = small_cache(tmp_path, 1, 2)  # one patient, three jobs: jobs 1 and 2 get nothing
+    out = tmp_path / "wds"
+    for job in range(3):
+        assert cli.main([str(cache), "-o", str(out), "--format", "wds", "--shard", f"{job}/3", "--size", "100",
+                         "--no-progress"]) == 0
+    summary, samples = shards.open_shards(out)
+    assert summary["jobs"] == 3 and len(samples) == 2
