@@ -1,7 +1,8 @@
 """Throughput of the image path on CPU: render cost vs model cost, and the cores a GPU would need.
 
 Measures (one thread each): (1) on-the-fly render + preprocessing ms/image at the model input size
-with random layout/style/degradation specs; (2) model training ms/image (forward+backward+step) for
+with random layout/style/degradation specs, vs reading the same kind of pages from WebDataset shards
+(`ecg-render --format wds`, decode + letterbox); (2) model training ms/image (forward+backward+step) for
 the CPU demo model and for EfficientNet-B3 at 300 px; (3) end-to-end training images/s with
 rendering inside DataLoader workers; (4) EfficientNet-B3 FLOPs per image (torch FLOP counter) and,
 for an assumed GPU throughput, how many CPU cores of rendering keep a batch-256 step fed.
@@ -40,6 +41,23 @@ def render_cost(records, image_size: int, n: int, degrade: bool) -> float:
     keys = [(i % len(records), i, 0) for i in range(n)]
     _, cpu = cpu_seconds(lambda: [ds[k] for k in keys])
     return cpu / n
+
+
+def shard_cost(image_size: int, n_patients: int) -> float:
+    """CPU s per image read from shards (PNG decode + letterbox + normalise), pages at 2x the input size."""
+    import tempfile
+    from pathlib import Path
+
+    from ecgimg.data import synthetic_cohort_cache
+    from ecgimg.data.page_stream import PageStream, ShardSource
+    from ecgimg.pages import cli
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = synthetic_cohort_cache(Path(tmp) / "cache", n_patients=n_patients, ecgs_per_patient=2, seed=0)
+        cli.main([str(cache.path), "-o", f"{tmp}/wds", "--format", "wds", "--random", "--views", "2",
+                  "--size", str(2 * image_size), "--no-progress"])
+        stream = PageStream(ShardSource(f"{tmp}/wds"), batch_size=8, image_size=image_size)
+        _, cpu = cpu_seconds(lambda: [b for b in stream])
+    return cpu / (4 * n_patients)
 
 
 def train_cost(name: str, image_size: int, batch: int, steps: int) -> float:
@@ -113,6 +131,9 @@ def main(argv=None) -> None:
             ms = 1000 * render_cost(records, size, args.renders, degrade)
             render_ms[(size, degrade)] = ms
             print(f"{size:4d} px  {'degraded' if degrade else 'clean   '}  {ms:7.1f} ms/image")
+    for size in (128, 300):
+        print(f"{size:4d} px  from shards {1000 * shard_cost(size, max(2, args.renders // 4)):7.1f} ms/image "
+              f"(random pages written at {2 * size} px, PNG decode + letterbox)")
 
     print("\n== model cost (CPU s per image: BCL forward+backward+AdamW, 1 thread) ==")
     small_ms = 1000 * train_cost("resnet10t", 128, batch=16, steps=2)

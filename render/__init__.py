@@ -1,7 +1,8 @@
 """Standalone printed-ECG renderer: plain signal array -> realistic page image + exact ground truth.
 
 Depends on numpy, OpenCV, Pillow (and albumentations through degradations) only; never on
-`ecgimg` or torch. Entry points: `render()`, `random_spec()`, `export_vector()`, `ecg-render` CLI.
+`ecgimg` or torch. Entry points: `render()`, `random_spec()`, `export_vector()`; truth exports in `render.export`.
+The dataset-driven batch driver (`ecg-render`) lives in `ecgimg.pages`, beside the readers.
 """
 from .layout import LAYOUT_PRESETS, LayoutSpec, get_layout
 from .page import Rendered, RenderInputError, render
