@@ -17,10 +17,17 @@ from typing import Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ecgimg.data.record import normalize_lead_name
 
 DEFAULT_LEADS_TO_SHOW = ("II", "V5")
+#: what the three colours and the shading mean (one legend under the figure)
+LEGEND_HANDLES = [Line2D([], [], color="black", lw=1, label="signal the encoder saw"),
+                  Patch(color="0.88", label="masked 0.5 s patch (hidden from the encoder)"),
+                  Line2D([], [], color="0.6", lw=1, label="true hidden signal"),
+                  Line2D([], [], color="tab:red", lw=1, label="MAE reconstruction of the hidden signal")]
 _COLUMNS = ("(a) original", "(b) masked", "(c) reconstructed")
 
 
@@ -105,8 +112,11 @@ def plot_reconstruction(original, masked_mask, reconstructed, fs: float, leads: 
         ax.set_xlabel("time (s)", fontsize=9)
     if title:
         figure.suptitle(title, fontsize=11)
-    # leave room above the column titles for the suptitle (about 0.45 inch)
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / figure.get_figheight() if title else 1))
+    figure.legend(handles=LEGEND_HANDLES, loc="lower center", ncol=len(LEGEND_HANDLES),
+                  fontsize=8, frameon=False)
+    # room above the column titles for the suptitle (~0.45 inch) and below for the legend
+    bottom = 0.3 / figure.get_figheight()
+    figure.tight_layout(rect=(0, bottom, 1, 1 - 0.45 / figure.get_figheight() if title else 1))
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out_png)
