@@ -2,13 +2,21 @@
 
 Everything written here loads with `torch.load(weights_only=True)`: no pickled classes (numpy RNG
 state is stored as a tensor, the config as a dict). Writes go to a temporary file in the same
-directory and are moved into place with `os.replace`, so a crash never leaves a half-written file
-under the real name.
+directory (``.NAME.tmp-HOST-PID``), are fsynced and checked (the zip directory torch writes last
+must be readable), then moved into place with `os.replace`, so a crash never leaves a half-written
+file under the real name. ``keep_previous=True`` first moves the file it replaces to
+``NAME.prev.EXT``, so one good copy survives even a file damaged after it was written (a truncated
+copy, a full disk). Temporary files of processes that died mid-write (killed jobs leave them, up
+to a checkpoint's size) are removed by the next save in that directory; only files of this host
+whose process no longer exists are touched.
 """
 from __future__ import annotations
 
 import os
 import random
+import re
+import socket
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -41,32 +49,125 @@ def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
             return model
 
 
-def atomic_torch_save(obj: Any, path: os.PathLike | str) -> Path:
-    """`torch.save` to a temp file beside `path`, fsync, then `os.replace` (atomic on POSIX)."""
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.tmp-(?:(?P<host>.+)-)?(?P<pid>\d+)$")
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{socket.gethostname()}-{os.getpid()}")
+
+
+def previous_path(path: os.PathLike | str) -> Path:
+    """Where `atomic_torch_save(..., keep_previous=True)` keeps the replaced file: last.prev.pt."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_orphan_temp_files(directory: os.PathLike | str) -> list[Path]:
+    """Delete temporary checkpoint files left in `directory` by dead processes of this host.
+
+    Only names this module writes are considered (``.NAME.tmp-HOST-PID``, or the older
+    ``.NAME.tmp-PID``); a file whose process still runs, or that another host wrote (a shared
+    file system), is left alone. Returns the files removed."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    host, removed = socket.gethostname(), []
+    for entry in directory.iterdir():
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or not entry.is_file():
+            continue
+        pid = int(match["pid"])
+        if match["host"] not in (None, host) or pid == os.getpid() or _process_alive(pid):
+            continue
+        try:
+            entry.unlink()
+            removed.append(entry)
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+    return removed
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_torch_save(obj: Any, path: os.PathLike | str, keep_previous: bool = False) -> Path:
+    """`torch.save` to a temp file beside `path`, fsync, verify, then `os.replace` (atomic on
+    POSIX). With `keep_previous`, the file replaced is kept as `previous_path(path)`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    remove_orphan_temp_files(path.parent)
+    tmp = _temp_path(path)
     try:
         with open(tmp, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        problem = _zip_problem(tmp)
+        if problem:
+            raise CheckpointError(path, f"the file just written does not verify ({problem}); the "
+                                        "previous checkpoint is untouched")
+        if keep_previous and path.is_file():
+            os.replace(path, previous_path(path))
         os.replace(tmp, path)
+        _fsync_directory(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
 
 
+def _zip_problem(path: Path) -> str | None:
+    """Why `path` is not a complete torch zip checkpoint, or None (reads only its directory)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        return f"no readable zip directory: {exc}"
+    if not any(name.endswith("data.pkl") for name in names):
+        return "no data.pkl inside"
+    return None
+
+
 def load_checkpoint(path: os.PathLike | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with `weights_only=True`; clear error when missing or not a dict."""
+    """Load a checkpoint with `weights_only=True`; a `CheckpointError` naming the file says what
+    is wrong: missing, empty, truncated, not a dict, or not loadable without pickled code."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "checkpoint file not found")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(path, "empty file (0 bytes): its write was interrupted, or the disk "
+                                    "was full")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt / non-weights files
-        raise CheckpointError(path, f"cannot load with weights_only=True ({exc})") from exc
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(path, f"not a complete checkpoint ({size:,} bytes and no zip "
+                                        "directory at its end): truncated by an interrupted write "
+                                        "or copy, or not a torch file") from exc
+        raise CheckpointError(path, f"cannot load with weights_only=True "
+                                    f"({type(exc).__name__}: {exc})") from exc
     if not isinstance(state, dict):
         raise CheckpointError(path, f"expected a dict, found {type(state).__name__}")
     return state
@@ -122,7 +223,8 @@ def export_safetensors(model: torch.nn.Module, path: os.PathLike | str,
     """Write the model weights (unwrapped, tied weights deduplicated) as .safetensors, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    remove_orphan_temp_files(path.parent)
+    tmp = _temp_path(path)
     try:
         _st_save_model(unwrap_model(model), str(tmp), metadata=metadata)
         os.replace(tmp, path)

@@ -34,8 +34,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ecgimg.train import distributed
-from ecgimg.train.checkpoint import (atomic_torch_save, capture_rng_state, load_checkpoint,
-                                     model_state_dict, restore_rng_state, strip_wrapper_prefixes)
+from ecgimg.train.checkpoint import (CheckpointError, atomic_torch_save, capture_rng_state,
+                                     load_checkpoint, model_state_dict, previous_path,
+                                     remove_orphan_temp_files, restore_rng_state,
+                                     strip_wrapper_prefixes)
 from ecgimg.train.config import TrainConfig
 from ecgimg.train.loaders import iterate_from, set_loader_epoch
 from ecgimg.train.logger import MetricsLogger
@@ -180,14 +182,13 @@ class _Trainer:
     def save(self, name: str) -> Path:
         state = self.state_dict()
         path = self.out_dir / name
-        if distributed.is_main_process():
-            atomic_torch_save(state, path)
+        if distributed.is_main_process():  # last.pt keeps its predecessor as last.prev.pt
+            atomic_torch_save(state, path, keep_previous=name == "last.pt")
         return path
 
-    def load(self, path: str | Path) -> None:
-        state = load_checkpoint(path, map_location="cpu")
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not an ecgimg.train checkpoint (format={state.get('format')!r})")
+    def load(self, path: str | Path, state: dict[str, Any] | None = None) -> None:
+        state = check_resumable(path, state if state is not None else
+                                load_checkpoint(path, map_location="cpu"))
         changed = sorted(k for k, v in self.config.to_dict().items()
                          if k not in _COSMETIC_KEYS and _jsonable(state["config"].get(k)) != _jsonable(v))
         if changed:
@@ -208,11 +209,14 @@ class _Trainer:
             self.best_checkpoint = self.out_dir / "best.pt"
 
     # ----- the loop -----
-    def run(self, resume: str | Path | None) -> FitResult:
+    def run(self, resume: str | Path | tuple[Path, dict] | None) -> FitResult:
         cfg = self.config
-        if resume is not None:
+        if isinstance(resume, tuple):  # (path, state) already loaded by resume="auto"
+            self.load(*resume)
+        elif resume is not None:
             self.load(resume)
         if distributed.is_main_process():
+            remove_orphan_temp_files(self.out_dir)  # temp files of killed writes
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         try:
@@ -344,6 +348,46 @@ class _Trainer:
         return cfg.early_stopping_patience is not None and p.bad_epochs >= cfg.early_stopping_patience
 
 
+_RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "epoch", "step", "batch_in_epoch",
+                "best_value", "bad_epochs", "epoch_loss_sum", "epoch_batches", "history", "rng",
+                "config")
+
+
+def check_resumable(path: str | Path, state: dict[str, Any]) -> dict[str, Any]:
+    """`state` if it is a complete engine checkpoint, else a `CheckpointError` saying why."""
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(path, f"not an ecgimg.train checkpoint (format={state.get('format')!r});"
+                                    " weights-only files (best.pt exports, .safetensors) cannot "
+                                    "resume a run")
+    missing = [key for key in _RESUME_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(path, f"incomplete engine checkpoint, lacks {', '.join(missing)}")
+    return state
+
+
+def latest_resumable(out_dir: Path, name: str = "last.pt") -> tuple[Path, dict[str, Any]] | None:
+    """(path, state) of the newest loadable of `name` and its kept predecessor, None when neither
+    exists; warns when it falls back, raises `CheckpointError` (naming both) when neither loads."""
+    problems: list[CheckpointError] = []
+    for path in (out_dir / name, previous_path(out_dir / name)):
+        if not path.exists():
+            continue
+        try:
+            state = check_resumable(path, load_checkpoint(path, map_location="cpu"))
+        except CheckpointError as err:
+            problems.append(err)
+            continue
+        if problems:
+            warnings.warn(f"{problems[0]}; resuming from the previous checkpoint {path} instead "
+                          "(the steps since then are trained again)", stacklevel=3)
+        return path, state
+    if problems:
+        raise CheckpointError(out_dir / name, "no usable checkpoint to resume from: "
+                              + "; ".join(f"{p.path.name}: {p.reason}" for p in problems)
+                              + ". Delete them to start afresh, or resume from another file")
+    return None
+
+
 def fit(model: torch.nn.Module, train_loader: Any, val_loader: Any = None, config: TrainConfig | None = None,
         objective: Callable[[torch.nn.Module, Any], Any] | None = None,
         metrics_fn: Callable[[torch.nn.Module, Any], dict] | None = None,
@@ -354,14 +398,16 @@ def fit(model: torch.nn.Module, train_loader: Any, val_loader: Any = None, confi
     default the model computes its own loss (`objectives.model_loss`). `metrics_fn(model,
     val_loader) -> dict` adds validation metrics that `config.monitor` may name. `resume` is a
     checkpoint written by a previous `fit` with the same config (e.g. `out_dir/last.pt`), or "auto"
-    for `out_dir/last.pt` if it exists (fresh start otherwise).
+    for the newest usable of `out_dir/last.pt` and `out_dir/last.prev.pt` (fresh start when
+    neither exists; a `CheckpointError` naming both when neither loads).
+    Seed before building `model` (`seed_everything(config.seed)`) for a reproducible init: `fit`
+    seeds only what happens from here on.
     Under torchrun, call it on every rank; the model is wrapped in DDP here.
     """
     config = config or TrainConfig()
     distributed.init_from_env()
-    if resume == "auto":  # pre-emptible jobs: continue from out_dir/last.pt when it exists
-        last = Path(config.out_dir) / "last.pt"
-        resume = last if last.is_file() else None
+    if resume == "auto":  # pre-emptible jobs: continue from the newest usable last checkpoint
+        resume = latest_resumable(Path(config.out_dir))
     if resume is None:
         seed_everything(config.seed)
     trainer = _Trainer(model, train_loader, val_loader, config, objective, metrics_fn)
