@@ -258,20 +258,30 @@ class SignalCache:
         if not meta_file.is_file():
             raise FileNotFoundError(f"{path}: not a signal cache (no {META_FILE}; an interrupted "
                                     "build leaves none)")
-        meta = json.loads(meta_file.read_text())
+        try:
+            meta = json.loads(meta_file.read_text())
+            shape = tuple(int(n) for n in meta["shape"])
+            label_columns = _label_columns_of(meta)
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{meta_file}: not a readable cache description ({exc!r})") from exc
         text = ID_COLUMNS + CANONICAL_TEXT_COLUMNS
-        index = pd.read_csv(path / INDEX_FILE, dtype={c: "string" for c in text},
-                            keep_default_na=False, na_values={
-                                c: [""] for c in _label_columns_of(meta)})
+        try:
+            index = pd.read_csv(path / INDEX_FILE, dtype={c: "string" for c in text},
+                                keep_default_na=False, na_values={c: [""] for c in label_columns})
+        except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+            raise ValueError(f"{path / INDEX_FILE}: unreadable cache index ({exc})") from exc
+        missing = [c for c in (*ID_COLUMNS, *label_columns) if c not in index.columns]
+        if missing:
+            raise ValueError(f"{path / INDEX_FILE}: cache index lacks column(s) {missing}")
         for column in ID_COLUMNS:  # empty cell -> None (pandas would give "" or <NA>)
             index[column] = pd.Series([None if pd.isna(v) or v == "" else str(v)
                                        for v in index[column]], dtype=object)
         for column in CANONICAL_TEXT_COLUMNS:  # caches written before these columns: ""
             values = index[column] if column in index else [""] * len(index)
             index[column] = pd.Series(["" if pd.isna(v) else str(v) for v in values], dtype=object)
-        shape = tuple(meta["shape"])
         expected_bytes = int(np.prod(shape)) * 4
-        actual_bytes = os.path.getsize(path / SIGNALS_FILE)
+        signals_file = path / SIGNALS_FILE
+        actual_bytes = signals_file.stat().st_size if signals_file.is_file() else -1
         if actual_bytes != expected_bytes or len(index) != shape[0]:
             raise ValueError(f"{path}: cache is inconsistent ({actual_bytes} bytes of signal for "
                              f"shape {shape}, {len(index)} index rows)")

@@ -28,6 +28,10 @@ class SignalDataset(Dataset):
                  exclude_flagged: bool = False):
         self.cache = SignalCache.open(cache) if not isinstance(cache, SignalCache) else cache
         rows = np.arange(len(self.cache))
+        if split is not None and split not in set(self.cache.index["split"]):
+            present = sorted({str(v) for v in self.cache.index["split"] if v is not None})
+            raise ValueError(f"{self.cache.path}: no split {split!r}; splits: "
+                             f"{', '.join(present) or 'none'}")
         if split is not None:
             rows = np.intersect1d(rows, self.cache.split_indices(split))
         if indices is not None:
