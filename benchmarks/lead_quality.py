@@ -68,7 +68,7 @@ def bad_cases() -> None:
         "sine 1.3 Hz": np.sin(2 * np.pi * 1.3 * t), "sine 10 Hz + 1% noise":
             np.sin(2 * np.pi * 10 * t) + 0.01 * rng.standard_normal(t.size),
         "white noise": 0.3 * rng.standard_normal(t.size), "stuck at rail 6 s": saturated,
-        # railing needs >= 20 ms plateaus: a clip that only shaves R-wave tips goes unflagged
+        # railing needs >= 10 ms plateaus: a clip that only shaves R-wave tips goes unflagged
         "R tips clipped at 80%": np.clip(base, None, 0.8 * base.max()),
         "R waves clipped at 30%": np.clip(base, None, 0.3 * base.max()),
     }
