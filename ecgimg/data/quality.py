@@ -41,6 +41,7 @@ RAIL_FRACTION = 0.02         # ... and such runs must cover this share of the le
 RAIL_MIN_RUNS = 3            # ... in at least this many plateaus,
 RAIL_LONG_S = 1.0            # ... or in one plateau at least this long
 RAIL_MIN_LEVELS = 16         # leads spanning fewer quantisation steps are too coarse to judge
+RAIL_EDGE_STEPS = 3          # a cut plateau is entered/left by a jump of at least this many steps
 #: a lead whose 5-40 Hz power (the QRS band), outside its strongest spectral line, is below this
 #: share of its 0.5-100 Hz power has no QRS complexes: a pure tone or a slow drift (real leads:
 #: >= 0.004; a sine with 1 % noise: 3e-5)
@@ -83,10 +84,12 @@ def _robust_levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _railed(x: np.ndarray, fs: float) -> np.ndarray:
-    """Per lead: runs at exactly its maximum or minimum value, i.e. saturation, not a peak.
+    """Per lead: plateaus at exactly its maximum or minimum value that the signal was cut into.
 
-    Railing shows as many plateaus (every clipped beat) or one long one (stuck at the limit); a
-    single short hold, as at the end of some PTB-XL records, is not railing."""
+    Railing shows as many such plateaus (every clipped beat) or one long one (stuck at the
+    limit); a single short hold, as at the end of some PTB-XL records, is not railing. A cut
+    plateau is entered and left by a jump of several quantisation steps; a smooth peak (a broad
+    T wave, a sine) that merely rounds to one level for a while is approached step by step."""
     n = x.shape[1]
     hi, lo = x.max(axis=1, keepdims=True), x.min(axis=1, keepdims=True)
     at_extreme = (x == hi) | (x == lo)
@@ -96,20 +99,28 @@ def _railed(x: np.ndarray, fs: float) -> np.ndarray:
     for i in candidates:
         row = x[i]
         levels = np.unique(row)
-        if levels.size < 2 or (levels[-1] - levels[0]) < RAIL_MIN_LEVELS * np.min(np.diff(levels)):
+        if levels.size < 2:
+            continue
+        step = np.min(np.diff(levels))
+        if (levels[-1] - levels[0]) < RAIL_MIN_LEVELS * step:
             continue  # too few quantisation levels to tell a plateau from the signal
-        lengths = np.concatenate([_run_lengths(row == value, min_run)
-                                  for value in (levels[-1], levels[0])])
-        if lengths.sum() >= RAIL_FRACTION * n:
-            out[i] = len(lengths) >= RAIL_MIN_RUNS or lengths.max() >= RAIL_LONG_S * fs
+        lengths = []
+        for value in (levels[-1], levels[0]):
+            for first, stop in _runs(row == value, min_run):
+                edges = [abs(float(row[j]) - value) for j in (first - 1, stop) if 0 <= j < n]
+                if not edges or min(edges) >= RAIL_EDGE_STEPS * step:
+                    lengths.append(stop - first)
+        if sum(lengths) >= RAIL_FRACTION * n:
+            out[i] = len(lengths) >= RAIL_MIN_RUNS or max(lengths) >= RAIL_LONG_S * fs
     return out
 
 
-def _run_lengths(mask: np.ndarray, min_run: int) -> np.ndarray:
-    """Lengths of the runs of at least `min_run` consecutive Trues in `mask`."""
+def _runs(mask: np.ndarray, min_run: int) -> list[tuple[int, int]]:
+    """(first, stop) of each run of at least `min_run` consecutive Trues in `mask`."""
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
-    return lengths[lengths >= min_run]
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    keep = stops - starts >= min_run
+    return list(zip(starts[keep].tolist(), stops[keep].tolist()))
 
 
 def _not_ecg(x: np.ndarray, fs: float) -> np.ndarray:

@@ -32,6 +32,19 @@ def test_each_flag_on_a_lead_built_to_have_it():
     assert _flags_of(saturated) == ["railed"]
     clipped = np.clip(ecg * 8, None, 2.0)  # every R wave cut flat at 2 mV
     assert _flags_of(clipped) == ["railed"]
+    twelve_bit = np.clip(ecg * 12, None, 2047 / 400)  # R waves at a 12-bit ADC's limit (400/mV)
+    assert _flags_of(np.round(twelve_bit * 400) / 400) == ["railed"]
+
+
+def test_smooth_peaks_that_round_to_one_level_are_not_railing():
+    t = np.arange(5000) / 500.0
+    t_wave_lead = np.zeros_like(t)  # the broad T wave is the tallest: at 5 uV steps (200/mV)
+    for onset in np.arange(0.3, 10, 0.857):  # its top rounds to one level for ~20 ms per beat
+        t_wave_lead += 0.5 * np.exp(-((t - onset - 0.28) / 0.05) ** 2)
+        t_wave_lead += 0.2 * np.exp(-((t - onset) / 0.012) ** 2)
+    assert _flags_of(np.round(t_wave_lead * 200) / 200) == []
+    sine = np.round(np.sin(2 * np.pi * 1.3 * t) * 200) / 200
+    assert _flags_of(sine) == ["not_ecg"]  # not an ECG, but not railed either
 
 
 def test_flags_at_100_hz_and_short_records():
