@@ -16,6 +16,7 @@ import os
 import random
 import re
 import socket
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import torch
 from safetensors.torch import load_model as _st_load_model
 from safetensors.torch import save_model as _st_save_model
 
+CHECKPOINT_FORMAT = "ecgimg.train/1"  # the "format" entry of every engine checkpoint
 # Wrappers that prefix parameter names: DDP ("module.") and torch.compile ("_orig_mod.").
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
@@ -171,6 +173,46 @@ def load_checkpoint(path: os.PathLike | str, map_location: str | torch.device = 
     if not isinstance(state, dict):
         raise CheckpointError(path, f"expected a dict, found {type(state).__name__}")
     return state
+
+
+RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "epoch", "step", "batch_in_epoch",
+                "best_value", "bad_epochs", "epoch_loss_sum", "epoch_batches", "history", "rng",
+                "config")
+
+
+def check_resumable(path: str | Path, state: dict[str, Any]) -> dict[str, Any]:
+    """`state` if it is a complete engine checkpoint, else a `CheckpointError` saying why."""
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(path, f"not an ecgimg.train checkpoint (format={state.get('format')!r});"
+                                    " weights-only files (best.pt exports, .safetensors) cannot "
+                                    "resume a run")
+    missing = [key for key in RESUME_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(path, f"incomplete engine checkpoint, lacks {', '.join(missing)}")
+    return state
+
+
+def latest_resumable(out_dir: Path, name: str = "last.pt") -> tuple[Path, dict[str, Any]] | None:
+    """(path, state) of the newest loadable of `name` and its kept predecessor, None when neither
+    exists; warns when it falls back, raises `CheckpointError` (naming both) when neither loads."""
+    problems: list[CheckpointError] = []
+    for path in (out_dir / name, previous_path(out_dir / name)):
+        if not path.exists():
+            continue
+        try:
+            state = check_resumable(path, load_checkpoint(path, map_location="cpu"))
+        except CheckpointError as err:
+            problems.append(err)
+            continue
+        if problems:
+            warnings.warn(f"{problems[0]}; resuming from the previous checkpoint {path} instead "
+                          "(the steps since then are trained again)", stacklevel=3)
+        return path, state
+    if problems:
+        raise CheckpointError(out_dir / name, "no usable checkpoint to resume from: "
+                              + "; ".join(f"{p.path.name}: {p.reason}" for p in problems)
+                              + ". Delete them to start afresh, or resume from another file")
+    return None
 
 
 def capture_rng_state() -> dict[str, Any]:

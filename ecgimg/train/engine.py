@@ -34,10 +34,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ecgimg.train import distributed
-from ecgimg.train.checkpoint import (CheckpointError, atomic_torch_save, capture_rng_state,
-                                     load_checkpoint, model_state_dict, previous_path,
-                                     remove_orphan_temp_files, restore_rng_state,
-                                     strip_wrapper_prefixes)
+from ecgimg.train.checkpoint import (CHECKPOINT_FORMAT, atomic_torch_save, capture_rng_state,
+                                     check_resumable, latest_resumable, load_checkpoint,
+                                     model_state_dict, remove_orphan_temp_files,
+                                     restore_rng_state, strip_wrapper_prefixes)
 from ecgimg.train.config import TrainConfig
 from ecgimg.train.loaders import iterate_from, set_loader_epoch
 from ecgimg.train.logger import MetricsLogger
@@ -47,7 +47,6 @@ from ecgimg.train.runtime import (autocast_context, batch_size_of, build_optimiz
                                   move_to_device, resolve_device, resolve_precision)
 from ecgimg.train.schedule import build_scheduler
 
-CHECKPOINT_FORMAT = "ecgimg.train/1"
 # Config keys that do not change the trajectory of a run (may differ between a run and its resume).
 _COSMETIC_KEYS = {"out_dir", "progress", "log_every", "tensorboard", "save_every_epochs", "save_every_steps",
                   "device", "compile", "extra"}
@@ -346,46 +345,6 @@ class _Trainer:
             return False
         p.bad_epochs += 1
         return cfg.early_stopping_patience is not None and p.bad_epochs >= cfg.early_stopping_patience
-
-
-_RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "epoch", "step", "batch_in_epoch",
-                "best_value", "bad_epochs", "epoch_loss_sum", "epoch_batches", "history", "rng",
-                "config")
-
-
-def check_resumable(path: str | Path, state: dict[str, Any]) -> dict[str, Any]:
-    """`state` if it is a complete engine checkpoint, else a `CheckpointError` saying why."""
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(path, f"not an ecgimg.train checkpoint (format={state.get('format')!r});"
-                                    " weights-only files (best.pt exports, .safetensors) cannot "
-                                    "resume a run")
-    missing = [key for key in _RESUME_KEYS if key not in state]
-    if missing:
-        raise CheckpointError(path, f"incomplete engine checkpoint, lacks {', '.join(missing)}")
-    return state
-
-
-def latest_resumable(out_dir: Path, name: str = "last.pt") -> tuple[Path, dict[str, Any]] | None:
-    """(path, state) of the newest loadable of `name` and its kept predecessor, None when neither
-    exists; warns when it falls back, raises `CheckpointError` (naming both) when neither loads."""
-    problems: list[CheckpointError] = []
-    for path in (out_dir / name, previous_path(out_dir / name)):
-        if not path.exists():
-            continue
-        try:
-            state = check_resumable(path, load_checkpoint(path, map_location="cpu"))
-        except CheckpointError as err:
-            problems.append(err)
-            continue
-        if problems:
-            warnings.warn(f"{problems[0]}; resuming from the previous checkpoint {path} instead "
-                          "(the steps since then are trained again)", stacklevel=3)
-        return path, state
-    if problems:
-        raise CheckpointError(out_dir / name, "no usable checkpoint to resume from: "
-                              + "; ".join(f"{p.path.name}: {p.reason}" for p in problems)
-                              + ". Delete them to start afresh, or resume from another file")
-    return None
 
 
 def fit(model: torch.nn.Module, train_loader: Any, val_loader: Any = None, config: TrainConfig | None = None,
