@@ -12,10 +12,12 @@ whose process no longer exists are touched.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 import socket
+import struct
 import warnings
 import zipfile
 from pathlib import Path
@@ -262,18 +264,41 @@ def strip_wrapper_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
 
 def export_safetensors(model: torch.nn.Module, path: os.PathLike | str,
                        metadata: dict[str, str] | None = None) -> Path:
-    """Write the model weights (unwrapped, tied weights deduplicated) as .safetensors, atomically."""
+    """Write the model weights (unwrapped, tied weights deduplicated) as .safetensors, atomically;
+    the same weights and metadata give the same bytes in every process."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphan_temp_files(path.parent)
     tmp = _temp_path(path)
     try:
         _st_save_model(unwrap_model(model), str(tmp), metadata=metadata)
+        _sort_safetensors_metadata(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _sort_safetensors_metadata(path: Path) -> None:
+    """Rewrite the header's ``__metadata__`` in sorted key order, in place.
+
+    Why by hand: safetensors (<= 0.7) writes metadata from a Rust HashMap, in a random order per
+    process (safetensors issue #584, open), so two identical exports differ in bytes. The header
+    keeps its length (same entries, reordered; padded with the spaces the format allows), so
+    every tensor's data offset stays valid."""
+    with open(path, "r+b") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(length))
+        metadata = header.get("__metadata__")
+        if not metadata or list(metadata) == sorted(metadata):
+            return
+        header["__metadata__"] = dict(sorted(metadata.items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > length:  # a formatting difference from serde_json: leave the file as is
+            return
+        handle.seek(8)
+        handle.write(text + b" " * (length - len(text)))
 
 
 def load_weights(model: torch.nn.Module, path: os.PathLike | str, strict: bool = True,

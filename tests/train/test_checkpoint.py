@@ -1,5 +1,6 @@
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,23 @@ def test_orphan_temp_files_of_dead_processes_are_removed(tmp_path):
     atomic_torch_save({"step": 1}, tmp_path / "best.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["best.pt"] + [p.name for p in kept])
+
+
+def test_safetensors_export_is_byte_identical_across_processes(tmp_path):
+    """safetensors writes metadata in a random order per process; the export sorts it."""
+    import subprocess
+    import sys
+    code = ("import sys, torch; sys.path.insert(0, sys.argv[2]);"
+            "from toys import TinyMLP; from ecgimg.train.checkpoint import export_safetensors;"
+            "export_safetensors(TinyMLP(seed=1), sys.argv[1], metadata={k: k * 2 for k in 'abcdefgh'})")
+    here = str(Path(__file__).resolve().parent)
+    files = [tmp_path / f"m{i}.safetensors" for i in range(4)]
+    for path in files:
+        subprocess.run([sys.executable, "-c", code, str(path), here], check=True)
+    assert len({path.read_bytes() for path in files}) == 1
+    from safetensors import safe_open
+    with safe_open(str(files[0]), framework="pt") as handle:
+        assert handle.metadata() == {k: k * 2 for k in "abcdefgh"}
+    target = TinyMLP(seed=2)
+    load_weights(target, files[0])
+    assert torch.equal(flat_params(target), flat_params(TinyMLP(seed=1)))
