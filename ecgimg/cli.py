@@ -138,8 +138,22 @@ def _delegate(module_name: str, argv: list[str]) -> int:
 
 def preflight(command: str, cfg) -> None:
     """Mistakes a run would otherwise find only after minutes of work (building a cache,
-    training): an unknown model, a data source or weights file that does not exist, a task the
-    source does not have. Raises `ConfigError` naming the key."""
+    training): a data source or weights file that does not exist, a task the source does not
+    have, an unknown model. Raises `ConfigError` naming the key; cheap checks come first."""
+    from ecgimg.config import ConfigError
+
+    if command != "demo":
+        if cfg.model.init and not Path(cfg.model.init).is_file():
+            raise ConfigError(f"model.init {cfg.model.init!r}: no such file")
+        if command == "evaluate" and not cfg.model.init:
+            raise ConfigError("ecgimg evaluate needs the trained weights: model.init=PATH (a "
+                              "fine-tuning best.pt or .safetensors)")
+    _check_source(command, cfg)
+    if command != "demo":
+        _check_model_name(cfg.model.name)  # imports the model registry (torch): last
+
+
+def _check_source(command: str, cfg) -> None:
     from ecgimg.config import ConfigError
     from ecgimg.experiments import sources
 
@@ -147,13 +161,6 @@ def preflight(command: str, cfg) -> None:
         kind, path = sources.parse_source(cfg.data.source)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    if command != "demo":
-        _check_model_name(cfg.model.name)
-        if cfg.model.init and not Path(cfg.model.init).is_file():
-            raise ConfigError(f"model.init {cfg.model.init!r}: no such file")
-        if command == "evaluate" and not cfg.model.init:
-            raise ConfigError("ecgimg evaluate needs the trained weights: model.init=PATH (a "
-                              "fine-tuning best.pt or .safetensors)")
     if kind == "synthetic" or (kind != "cache" and sources.cache_dir_for(cfg).is_dir()):
         return  # the cache exists (or will be generated): the source path is not read
     source = Path(path)
