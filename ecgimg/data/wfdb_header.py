@@ -72,11 +72,8 @@ def check_header(hea: Path, _segment: bool = False) -> HeaderFacts:
     from wfdb.io._signal import BIT_RES
     from wfdb.io.header import parse_header_content, rx_signal
 
-    try:
-        text = hea.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnreadableRecordError(hea, "header is not text (not UTF-8)") from None
-    lines, _comments = parse_header_content(text)
+    # read as wfdb does (ASCII, other bytes ignored): comments in any encoding stay readable
+    lines, _comments = parse_header_content(hea.read_bytes().decode("ascii", errors="ignore"))
     if not lines:
         raise UnreadableRecordError(hea, "header is empty (no record line)")
     record = lines[0].split()

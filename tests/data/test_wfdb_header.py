@@ -118,3 +118,10 @@ def test_real_headers_pass_with_their_warnings(shared_data):
     assert all("mV assumed" in warning for warning in facts.warnings)
     for hea in sorted((shared_data / "ptbxl" / "records500").rglob("*.hea"))[:20]:
         assert check_header(hea).warnings == []
+
+
+def test_header_comments_in_another_encoding_are_read_as_wfdb_reads_them(tmp_path):
+    base = write_wfdb(tmp_path, "enc", ecg_like(), comments=("Age: 60", "Sex: Female"))
+    hea = tmp_path / "enc.hea"
+    hea.write_bytes(hea.read_bytes() + "# Befund: Sinusrhythmus, Ödem\n".encode("latin-1"))
+    assert load_record(base).meta["age"] == 60
