@@ -25,6 +25,7 @@ whose every lead is flagged is refused).
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ecgimg.data.errors import InvalidSignalError, RecordError, UnreadableRecordError
+from ecgimg.data.errors import (InvalidHeaderError, InvalidSignalError, RecordError,
+                                UnreadableRecordError)
 from ecgimg.data.quality import describe_flags, lead_flags, unusable
 from ecgimg.data.record import STANDARD_LEADS, Record, normalize_lead_name
 from ecgimg.data.wfdb_header import (FS_RANGE_HZ, MAX_RECORD_SAMPLES, check_fs, check_header,
@@ -122,6 +124,9 @@ def _read_wfdb(base: Path) -> Record:
                                          f"({type(exc).__name__}: {exc})") from exc
     if not rec.sig_name:
         raise UnreadableRecordError(hea, "header declares no signals")
+    if not math.isclose(float(rec.fs), header.fs, rel_tol=1e-9):  # e.g. "5e2": wfdb reads 5
+        raise InvalidHeaderError(hea, f"sampling frequency written in a form wfdb reads as "
+                                      f"{rec.fs} Hz, not {header.fs:g} Hz", field="fs")
     digital = rec.d_signal
     if digital is None or digital.ndim != 2 or digital.shape[1] != len(rec.sig_name):
         raise UnreadableRecordError(hea, "signal data do not match the channels in the header")

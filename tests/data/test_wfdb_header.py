@@ -125,3 +125,9 @@ def test_header_comments_in_another_encoding_are_read_as_wfdb_reads_them(tmp_pat
     hea = tmp_path / "enc.hea"
     hea.write_bytes(hea.read_bytes() + "# Befund: Sinusrhythmus, Ödem\n".encode("latin-1"))
     assert load_record(base).meta["age"] == 60
+
+
+def test_a_rate_wfdb_would_misread_is_refused(tmp_path):
+    base = edit_header(write_wfdb(tmp_path, "e", ecg_like()), set_token(0, 2, "5e2"))
+    with pytest.raises(InvalidHeaderError, match="wfdb reads as 5 Hz, not 500 Hz"):
+        load_record(base)
