@@ -6,13 +6,19 @@ by `key=value` overrides with dotted keys, e.g.
     ecgimg pretrain --config bcl train.lr=3e-4 data=ptbxl:../shared/data/ptbxl
     ecgimg demo data=ptbxl:../shared/data/ptbxl
 
-Unknown keys and wrong types stop the command with a message naming the key. Heavy imports (torch,
-models) happen inside each command so `ecgimg --help` stays instant.
+Unknown keys and wrong types stop the command with a message naming the key. Every other mistake
+(an unknown model, a data path that does not exist, a checkpoint that does not load, a bad
+record) ends in one line on stderr and a non-zero exit, never a traceback: exit 2 for config
+errors found before any work starts, 1 for failures while running, 130 when interrupted.
+`ecgimg --traceback COMMAND ...` (or ECGIMG_TRACEBACK=1) shows the traceback instead. Heavy
+imports (torch, models) happen inside each command so `ecgimg --help` stays instant.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 EXPERIMENT_COMMANDS = {
@@ -48,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecgimg", description="Deep learning on ECGs as images and as signals.",
         epilog="Run `ecgimg COMMAND --help` for each command's options.")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, show the full traceback instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (help_text, default_config) in EXPERIMENT_COMMANDS.items():
@@ -128,56 +136,173 @@ def _delegate(module_name: str, argv: list[str]) -> int:
     return int(result or 0)
 
 
+def preflight(command: str, cfg) -> None:
+    """Mistakes a run would otherwise find only after minutes of work (building a cache,
+    training): a data source or weights file that does not exist, a task the source does not
+    have, an unknown model. Raises `ConfigError` naming the key; cheap checks come first."""
+    from ecgimg.config import ConfigError
+
+    if command != "demo":
+        if cfg.model.init and not Path(cfg.model.init).is_file():
+            raise ConfigError(f"model.init {cfg.model.init!r}: no such file")
+        if command == "evaluate" and not cfg.model.init:
+            raise ConfigError("ecgimg evaluate needs the trained weights: model.init=PATH (a "
+                              "fine-tuning best.pt or .safetensors)")
+    _check_source(command, cfg)
+    if command != "demo":
+        _check_model_name(cfg.model.name)  # imports the model registry (torch): last
+
+
+def _check_source(command: str, cfg) -> None:
+    from ecgimg.config import ConfigError
+    from ecgimg.experiments import sources
+
+    try:
+        kind, path = sources.parse_source(cfg.data.source)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if kind == "synthetic" or (kind != "cache" and sources.cache_dir_for(cfg).is_dir()):
+        return  # the cache exists (or will be generated): the source path is not read
+    source = Path(path)
+    needed = {"ptbxl": source / "ptbxl_database.csv", "cache": source / "cache.json",
+              "wfdb": source}[kind]
+    if not source.is_dir():
+        raise ConfigError(f"data.source {cfg.data.source!r}: no such folder {str(source)!r}")
+    if not needed.exists():
+        raise ConfigError(f"data.source {cfg.data.source!r}: {source} has no {needed.name} "
+                          f"(not a {'PTB-XL root' if kind == 'ptbxl' else 'signal cache'})")
+    if command in ("finetune", "evaluate"):
+        _check_task(cfg, kind, source)
+
+
+def _check_model_name(name: str) -> None:
+    import difflib
+
+    from ecgimg.config import ConfigError
+    from ecgimg.models import list_models
+
+    if name.startswith("timm:"):
+        import timm
+        if not timm.is_model(name[len("timm:"):]):
+            raise ConfigError(f"model.name {name!r}: timm has no architecture "
+                              f"{name[len('timm:'):]!r} (see timm.list_models())")
+        return
+    known = list_models()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3)
+        raise ConfigError(f"model.name {name!r} is not a registered model"
+                          + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+                          + "; see ecgimg.models.list_models(), or use timm:<name>")
+
+
+def _check_task(cfg, kind: str, source: Path) -> None:
+    import json
+
+    from ecgimg.config import ConfigError
+
+    if kind == "ptbxl":
+        from ecgimg.data.ptbxl import PTBXL_TASKS
+        tasks = [*PTBXL_TASKS, "sex", "age"]
+    elif kind == "cache":
+        tasks = sorted(json.loads((source / "cache.json").read_text()).get("tasks", {}))
+    else:
+        return  # a WFDB folder's tasks are known only once its headers are read
+    if cfg.data.task not in tasks:
+        raise ConfigError(f"data.task {cfg.data.task!r}: {cfg.data.source} has tasks "
+                          f"{', '.join(tasks)}")
+
+
+def _report(command: str, exc: BaseException, traceback: bool) -> int:
+    """One line on stderr for a failed command (or re-raise with --traceback); the exit code."""
+    from ecgimg.config import ConfigError
+
+    if traceback:
+        raise exc
+    if isinstance(exc, KeyboardInterrupt):
+        print(f"ecgimg {command}: interrupted", file=sys.stderr)
+        return 130
+    message = exc.args[0] if isinstance(exc, KeyError) and len(exc.args) == 1 else str(exc)
+    if isinstance(exc, ConfigError):
+        print(f"ecgimg {command}: config error: {message}", file=sys.stderr)
+        return 2
+    where = "" if _is_user_error(exc) else f" ({type(exc).__name__}; --traceback shows where)"
+    print(f"ecgimg {command}: error: {message or type(exc).__name__}{where}", file=sys.stderr)
+    return 1
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    """Errors whose message is written for the user: bad data, files, checkpoints, values."""
+    from ecgimg.data.errors import PatientLeakError, RecordError
+    from ecgimg.train.checkpoint import CheckpointError
+
+    return isinstance(exc, (RecordError, PatientLeakError, CheckpointError, OSError, ValueError,
+                            KeyError, FloatingPointError))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    traceback = os.environ.get("ECGIMG_TRACEBACK") == "1"
+    if argv[:1] == ["--traceback"]:
+        traceback, argv = True, argv[1:]
     # `data check` forwards every remaining argument (including --help) to its owner.
     if argv[:2] == ["data", "check"]:
-        return _delegate("ecgimg.data.check", argv[2:])
+        try:
+            return _delegate("ecgimg.data.check", argv[2:])
+        except (Exception, KeyboardInterrupt) as exc:
+            return _report("data check", exc, traceback)
 
     args = build_parser().parse_args(argv)
-    from ecgimg.config import ConfigError
     try:
-        if args.command in EXPERIMENT_COMMANDS:
-            cfg = _load(args)
-            if args.print_config:
-                import yaml
+        return _run(args)
+    except (Exception, KeyboardInterrupt) as exc:
+        return _report(args.command, exc, traceback or args.traceback)
 
-                from ecgimg.config import to_dict
-                print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
-                return 0
-            try:
-                result = _runner(args.command)(cfg)
-            finally:  # under torchrun: leave the process group without racing rank 0's store
-                from ecgimg.train.distributed import shutdown
-                shutdown()
-            print(f"done: {result}")
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command in EXPERIMENT_COMMANDS:
+        cfg = _load(args)
+        if args.print_config:
+            import yaml
+
+            from ecgimg.config import to_dict
+            print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
             return 0
-        if args.command == "compare":
-            from ecgimg.experiments import run_compare
-            report = run_compare(args.inputs, args.out, reference=args.reference,
-                                 n_boot=args.n_boot, seed=args.seed, title=args.title)
-            print(f"report: {report}")
-            return 0
-        if args.command == "predict":
-            from ecgimg.experiments.scans import run_predict
-            classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
-            table = run_predict(args.folder, args.out, run=args.run, fraction=args.fraction,
-                                model=args.model, weights=args.weights, classes=classes,
-                                image_size=args.image_size, batch_size=args.batch_size,
-                                head=args.head)
-            n_bad = int((table["error"] != "").sum()) if "error" in table else 0
-            print(f"{len(table)} images -> {args.out} ({n_bad} unreadable)")
-            return 0
-        if args.command == "render-gallery":
-            from ecgimg.experiments import render_gallery
-            cfg = _load(args)
-            path = render_gallery(cfg, args.out, n_images=args.n_images,
-                                  training_size=args.training_size)
-            print(f"contact sheet: {path}")
-            return 0
-    except ConfigError as err:
-        print(f"ecgimg {args.command}: config error: {err}", file=sys.stderr)
-        return 2
+        preflight(args.command, cfg)
+        try:
+            result = _runner(args.command)(cfg)
+        finally:  # under torchrun: leave the process group without racing rank 0's store
+            from ecgimg.train.distributed import shutdown
+            shutdown()
+        print(f"done: {result}")
+        return 0
+    if args.command == "compare":
+        from ecgimg.experiments import run_compare
+        report = run_compare(args.inputs, args.out, reference=args.reference,
+                             n_boot=args.n_boot, seed=args.seed, title=args.title)
+        print(f"report: {report}")
+        return 0
+    if args.command == "predict":
+        from ecgimg.experiments.scans import run_predict
+        if not Path(args.folder).is_dir():
+            raise FileNotFoundError(f"{args.folder}: no such folder of scans")
+        if args.run is not None and not (Path(args.run) / "config.yaml").is_file():
+            raise FileNotFoundError(f"--run {args.run}: not a fine-tuning run directory (no "
+                                    "config.yaml)")
+        classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+        table = run_predict(args.folder, args.out, run=args.run, fraction=args.fraction,
+                            model=args.model, weights=args.weights, classes=classes,
+                            image_size=args.image_size, batch_size=args.batch_size,
+                            head=args.head)
+        n_bad = int((table["error"] != "").sum()) if "error" in table else 0
+        print(f"{len(table)} images -> {args.out} ({n_bad} unreadable)")
+        return 0
+    if args.command == "render-gallery":
+        from ecgimg.experiments import render_gallery
+        cfg = _load(args)
+        path = render_gallery(cfg, args.out, n_images=args.n_images,
+                              training_size=args.training_size)
+        print(f"contact sheet: {path}")
+        return 0
     raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees a command
 
 

@@ -7,14 +7,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ecgimg.data.errors import (InvalidSignalError, MissingLeadsError, PatientLeakError,
-                                RecordError, UnreadableRecordError)
+from ecgimg.data.errors import (InvalidHeaderError, InvalidSignalError, MissingLeadsError,
+                                PatientLeakError, RecordError, UnreadableRecordError)
 from ecgimg.data.record import STANDARD_LEADS, Record, normalize_lead_name
 
 _LAZY = {
     "load_record": "ecgimg.data.readers",
     "parse_header_comments": "ecgimg.data.readers",
     "canonicalize": "ecgimg.data.canonical",
+    "lead_flags": "ecgimg.data.quality",
+    "LEAD_FLAGS": "ecgimg.data.quality",
     "PTBXL": "ecgimg.data.ptbxl",
     "PTBXL_TASKS": "ecgimg.data.ptbxl",
     "WFDBFolder": "ecgimg.data.folder",
@@ -29,7 +31,7 @@ _LAZY = {
 }
 
 __all__ = ["Record", "STANDARD_LEADS", "normalize_lead_name", "RecordError",
-           "UnreadableRecordError", "InvalidSignalError", "MissingLeadsError",
+           "UnreadableRecordError", "InvalidHeaderError", "InvalidSignalError", "MissingLeadsError",
            "PatientLeakError", *_LAZY]
 
 

@@ -20,7 +20,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from ecgimg.data.readers import load_record
+from ecgimg.data.errors import UnreadableRecordError
+from ecgimg.data.readers import KNOWN_EXTENSIONS, load_record
 from ecgimg.data.record import Record
 from ecgimg.data.splits import assert_patient_disjoint, patient_split
 
@@ -28,12 +29,17 @@ from ecgimg.data.splits import assert_patient_disjoint, patient_split
 def record_paths(root: str | Path) -> list[Path]:
     """Every record under `root` (recursive), as extension-less base paths, sorted.
 
-    A ``.mat`` beside a ``.hea`` of the same name is the WFDB record's signal file, not a record
-    of its own.
+    `root` may also be one record, with or without its extension (``rec``, ``rec.hea``). A
+    ``.mat`` beside a ``.hea`` of the same name is the WFDB record's signal file, not a record
+    of its own. A path that is neither raises `UnreadableRecordError`.
     """
     root = Path(root)
     if root.is_file():
-        return [root.with_suffix("")]
+        return [root.with_suffix("") if root.suffix.lower() in KNOWN_EXTENSIONS else root]
+    if not root.is_dir():
+        if any(Path(f"{root}{ext}").is_file() for ext in KNOWN_EXTENSIONS):
+            return [root]  # a record named without its extension
+        raise UnreadableRecordError(root, "no such file or folder")
     bases = {p.with_suffix("") for p in root.rglob("*.hea")}
     for pattern in ("*.mat", "*.npz", "*.npy"):
         bases |= {p.with_suffix("") for p in root.rglob(pattern) if p.with_suffix("") not in bases}
@@ -50,15 +56,29 @@ class WFDBFolder:
                  source: str | None = None):
         self.root = Path(root)
         self.source = source or self.root.name
+        if not self.root.is_dir():
+            raise UnreadableRecordError(self.root, "no such folder")
         paths = record_paths(self.root)
+        if not paths:
+            raise UnreadableRecordError(self.root, "no records found (looked for "
+                                                   f"{', '.join(KNOWN_EXTENSIONS)}, recursively)")
         table = pd.DataFrame({"record_id": [p.name for p in paths],
                               "path": [str(p) for p in paths]})
         if labels_csv is not None:
-            labels = pd.read_csv(labels_csv, dtype={record_col: str})
-            if record_col not in labels.columns:
-                raise KeyError(f"{labels_csv}: no column {record_col!r}")
-            labels = labels.rename(columns={record_col: "record_id"})
+            labels = _labels_table(Path(labels_csv), record_col,
+                                   [c for c in (patient_col, split_col, *(label_cols or ()))
+                                    if c is not None])
+            dup = table["record_id"][table["record_id"].duplicated()].tolist()
+            if dup:
+                raise UnreadableRecordError(self.root, f"record name(s) {sorted(set(dup))[:5]} "
+                                                       f"occur in several sub-folders, so "
+                                                       f"{Path(labels_csv).name} cannot be joined "
+                                                       "on them")
             table = table.merge(labels, on="record_id", how="left")
+        else:
+            missing = [c for c in (patient_col, split_col, *(label_cols or ())) if c is not None]
+            if missing:
+                raise ValueError(f"columns {missing} need a labels_csv")
         self.label_cols = list(label_cols or [])
         self.patient_col = patient_col
         patient_ids = ([_clean_id(v) for v in table[patient_col]] if patient_col
@@ -89,6 +109,26 @@ class WFDBFolder:
     def __iter__(self) -> Iterator[Record]:
         for i in range(len(self)):
             yield self[i]
+
+
+def _labels_table(path: Path, record_col: str, needed: list[str]) -> pd.DataFrame:
+    """The labels CSV with `record_col` renamed to record_id; every named column must exist and
+    each record appear once."""
+    try:
+        labels = pd.read_csv(path, dtype={record_col: str})
+    except FileNotFoundError:
+        raise UnreadableRecordError(path, "labels table not found") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise UnreadableRecordError(path, f"unreadable labels table ({exc})") from exc
+    missing = [c for c in [record_col, *needed] if c not in labels.columns]
+    if missing:
+        raise UnreadableRecordError(path, f"no column(s) {missing}; columns: "
+                                          f"{list(labels.columns)}")
+    repeated = labels[record_col][labels[record_col].duplicated()].tolist()
+    if repeated:
+        raise UnreadableRecordError(path, f"record(s) {sorted(set(repeated))[:5]} appear in "
+                                          "several rows")
+    return labels.rename(columns={record_col: "record_id"})
 
 
 def header_labels(meta: dict[str, Any]) -> dict[str, Any]:

@@ -108,7 +108,11 @@ def read_image_rgb(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.n
     """Decode any common image format to uint8 RGB, EXIF orientation applied, size checked first.
 
     The header is read lazily by `Image.open`; its declared size is checked before `load()` so a
-    decompression bomb never allocates. Palette/greyscale/RGBA/16-bit are converted (alpha over white).
+    decompression bomb never allocates. Palette/greyscale/RGBA are converted (alpha over white).
+    Deeper images are scaled by their bit depth, never stretched per image (a stretch turns an
+    all-white page black): 16-bit by 255/65535 (Pillow already reduces 16-bit RGB this way),
+    32-bit integer TIFFs by their declared depth, float images from [0, 1]; a float image outside
+    [0, 1] or with NaN pixels has no known scale and is refused.
     """
     path = Path(path)
     try:
@@ -119,15 +123,14 @@ def read_image_rgb(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.n
                 if w * h > max_pixels:
                     raise ImageFileError(path, f"image is {w}x{h} = {w * h:,} pixels, over the "
                                                f"{max_pixels:,}-pixel limit; refused before decoding")
+                tiff_tags = dict(getattr(img, "tag_v2", None) or {})  # the transpose drops them
                 img = ImageOps.exif_transpose(img)
                 if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                     rgba = img.convert("RGBA")
                     background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                     img = Image.alpha_composite(background, rgba)
-                elif img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                    arr = np.asarray(img, dtype=np.float64)
-                    span = max(float(arr.max() - arr.min()), 1.0)
-                    img = Image.fromarray(((arr - arr.min()) / span * 255).astype(np.uint8))
+                elif img.mode.startswith("I") or img.mode == "F":
+                    img = Image.fromarray(_deep_to_uint8(path, img, tiff_tags))
                 return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     except ImageFileError:
         raise
@@ -137,6 +140,27 @@ def read_image_rgb(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.n
         raise ImageFileError(path, "file not found") from err
     except (OSError, ValueError, SyntaxError) as err:  # PIL raises these for corrupt/unknown files
         raise ImageFileError(path, f"cannot decode image: {err}") from err
+
+
+def _deep_to_uint8(path: Path, img: Image.Image, tiff_tags: dict) -> np.ndarray:
+    """A 16/32-bit integer or float greyscale image as uint8, scaled by its bit depth."""
+    values = np.asarray(img, dtype=np.float64)
+    if img.mode == "F":
+        if not np.isfinite(values).all():
+            raise ImageFileError(path, "float image with NaN or infinite pixels")
+        if values.min() < 0 or values.max() > 1:
+            raise ImageFileError(path, f"float image with values {values.min():g}..{values.max():g}, "
+                                       "outside [0, 1]: its scale is unknown")
+        full_scale = 1.0
+    elif img.mode.startswith("I;16"):
+        full_scale = 65535.0
+    else:  # "I": 32-bit signed; TIFF says how many bits were used, PNG/PGM "I" is 16-bit data
+        bits = tiff_tags.get(258)  # BitsPerSample
+        bits = int(bits[0] if isinstance(bits, tuple) else bits) if bits else (
+            16 if values.max() <= 65535 else 32)
+        signed = tiff_tags.get(339) in (2, (2,))  # SampleFormat 2: two's complement
+        full_scale = float(2 ** (bits - 1) - 1 if signed else 2 ** bits - 1)
+    return np.clip(np.round(values / full_scale * 255.0), 0, 255).astype(np.uint8)
 
 
 # ---------------------------------------------------------------- real scans

@@ -32,6 +32,9 @@ from ecgimg.data.splits import assert_patient_disjoint
 PTBXL_TASKS = ("diagnostic", "subdiagnostic", "superdiagnostic", "form", "rhythm", "all")
 STANDARD_FOLDS = {"train": tuple(range(1, 9)), "val": (9,), "test": (10,)}
 PTBXL_AGE_CAP_CODE, PTBXL_AGE_CAP_YEARS = 300, 90
+DATABASE_COLUMNS = ("ecg_id", "patient_id", "age", "sex", "scp_codes", "strat_fold",
+                    "recording_date")
+STATEMENT_COLUMNS = ("diagnostic", "diagnostic_subclass", "diagnostic_class", "form", "rhythm")
 
 
 class PTBXL:
@@ -49,17 +52,25 @@ class PTBXL:
             raise ValueError(f"PTB-XL sampling_rate must be 100 or 500, got {sampling_rate}")
         self.root = Path(root)
         self.sampling_rate = sampling_rate
+        if not self.root.is_dir():
+            raise UnreadableRecordError(self.root, "no such folder (expected the PTB-XL root, "
+                                                   "holding ptbxl_database.csv)")
         database = self.root / "ptbxl_database.csv"
         statements = self.root / "scp_statements.csv"
         for needed in (database, statements):
             if not needed.is_file():
                 raise UnreadableRecordError(needed, "PTB-XL metadata file missing")
-        self.statements = pd.read_csv(statements, index_col=0)
-        table = pd.read_csv(database)
-        table["scp_codes"] = table["scp_codes"].apply(ast.literal_eval)
         file_column = "filename_hr" if sampling_rate == 500 else "filename_lr"
+        self.statements = _read_table(statements, STATEMENT_COLUMNS, index_col=0)
+        table = _read_table(database, DATABASE_COLUMNS + (file_column,))
+        table["scp_codes"] = [_scp_codes(database, ecg_id, text)
+                              for ecg_id, text in zip(table["ecg_id"], table["scp_codes"])]
         table["path"] = [str(self.root / name) for name in table[file_column]]
         table = table[[Path(f"{p}.hea").is_file() for p in table["path"]]]
+        if table.empty:
+            raise UnreadableRecordError(self.root, f"none of the records in {database.name} has "
+                                                   f"its {file_column} file (records"
+                                                   f"{sampling_rate}/...) under this root")
         table = table.assign(split=_fold_split(table["strat_fold"], folds or STANDARD_FOLDS),
                              labelled=True)
         if include_unlabelled:
@@ -112,7 +123,7 @@ class PTBXL:
         record.source = "ptbxl"
         record.meta["split"] = row["split"]
         if row["labelled"]:
-            record.recorded_at = datetime.fromisoformat(str(row["recording_date"]))
+            record.recorded_at = _recording_date(row["recording_date"])
             record.labels = self._labels(row)
             record.meta.update(strat_fold=int(row["strat_fold"]), scp_codes=row["scp_codes"],
                                age=record.labels["age"],
@@ -132,6 +143,38 @@ class PTBXL:
         labels["age"] = (None if pd.isna(age) else
                          float(PTBXL_AGE_CAP_YEARS if age == PTBXL_AGE_CAP_CODE else age))
         return labels
+
+
+def _read_table(path: Path, columns: tuple[str, ...], **kwargs) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, **kwargs)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise UnreadableRecordError(path, f"unreadable PTB-XL table ({exc})") from exc
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise UnreadableRecordError(path, f"missing PTB-XL column(s) {', '.join(missing)}")
+    return table
+
+
+def _scp_codes(database: Path, ecg_id: Any, text: Any) -> dict[str, float]:
+    """One row's scp_codes dict ({"NORM": 100.0, ...}), or an error naming the row."""
+    try:
+        codes = ast.literal_eval(str(text))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        codes = None
+    if not isinstance(codes, dict):
+        raise UnreadableRecordError(database, f"ecg_id {ecg_id}: scp_codes {str(text)[:60]!r} is "
+                                              "not a dict of statement codes")
+    return codes
+
+
+def _recording_date(value: Any) -> datetime | None:
+    """The recording time, or None when the cell is empty or not a date (metadata, not signal:
+    the record stays usable)."""
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def _patient_id(value: Any) -> str | None:

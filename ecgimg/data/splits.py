@@ -47,8 +47,9 @@ def patient_split(patient_ids: Sequence[str | None],
     split fixed when the cohort grows, at the cost of shares met only on average.
     """
     fractions = dict(DEFAULT_FRACTIONS if fractions is None else fractions)
-    if not fractions or any(share < 0 for share in fractions.values()):
-        raise ValueError(f"fractions must be non-negative shares, got {fractions}")
+    if not fractions or not all(isinstance(share, (int, float)) and np.isfinite(share)
+                                and share >= 0 for share in fractions.values()):
+        raise ValueError(f"fractions must be non-negative finite shares, got {fractions}")
     total = float(sum(fractions.values()))
     if total <= 0:
         raise ValueError(f"fractions must not all be zero, got {fractions}")

@@ -18,17 +18,29 @@ class SignalDataset(Dataset):
     PTB-XL benchmark). Without a task, ``target`` is an empty tensor. ``index`` is the row in the
     cache, so predictions can be joined back to ``cache.index``. `transform` maps the float32
     numpy signal (12, n) to a new array or tensor (augmentations run here, per worker).
+    ``exclude_flagged=True`` drops records with a flagged lead (flat, railed, implausible
+    amplitude, not an ECG: see `ecgimg.data.quality`); by default they are kept.
     """
 
     def __init__(self, cache: SignalCache | str, split: str | None = None,
                  task: str | None = None, indices: Sequence[int] | None = None,
-                 transform: Callable[[np.ndarray], np.ndarray | torch.Tensor] | None = None):
+                 transform: Callable[[np.ndarray], np.ndarray | torch.Tensor] | None = None,
+                 exclude_flagged: bool = False):
         self.cache = SignalCache.open(cache) if not isinstance(cache, SignalCache) else cache
         rows = np.arange(len(self.cache))
+        if split is not None and split not in set(self.cache.index["split"]):
+            present = sorted({str(v) for v in self.cache.index["split"] if v is not None})
+            raise ValueError(f"{self.cache.path}: no split {split!r}; splits: "
+                             f"{', '.join(present) or 'none'}")
         if split is not None:
             rows = np.intersect1d(rows, self.cache.split_indices(split))
         if indices is not None:
-            rows = np.intersect1d(rows, np.asarray(indices, dtype=np.int64))
+            indices = np.asarray(indices, dtype=np.int64)
+            if indices.size and (indices.min() < 0 or indices.max() >= len(self.cache)):
+                raise IndexError(f"{self.cache.path}: indices outside 0..{len(self.cache) - 1}")
+            rows = np.intersect1d(rows, indices)
+        if exclude_flagged:
+            rows = np.setdiff1d(rows, self.cache.flagged_indices())
         self.task = task
         self.class_names: list[str] = []
         self._targets = np.zeros((len(self.cache), 0), dtype=np.float32)

@@ -28,6 +28,14 @@ def apply_threads(cfg: ExperimentConfig) -> None:
         torch.set_num_threads(cfg.torch_threads)
 
 
+def build_seeded(cfg: ExperimentConfig, build, *args, **kwargs):
+    """`build(*args, **kwargs)` right after seeding python/numpy/torch from ``cfg.seed``, so a
+    model's random initialisation follows the seed (`fit` seeds only what happens inside it)."""
+    from ecgimg.train import seed_everything
+    seed_everything(cfg.seed)
+    return build(*args, **kwargs)
+
+
 def engine_config(cfg: ExperimentConfig, out_dir: Path, steps_per_epoch: int, **changes):
     """The engine's TrainConfig for one fit: run-specific out_dir and seed; when only `max_steps`
     is set, enough epochs to reach it."""

@@ -16,8 +16,8 @@ import numpy as np
 
 from ecgimg.experiments import sources
 from ecgimg.experiments.compare import VAL_DIR
-from ecgimg.experiments.common import (describe, engine_config, predictions_from_outputs,
-                                       start_run)
+from ecgimg.experiments.common import (build_seeded, describe, engine_config,
+                                       predictions_from_outputs, start_run)
 from ecgimg.experiments.models import build_classifier, input_key
 from ecgimg.experiments.schema import ExperimentConfig, modality_of
 
@@ -68,8 +68,9 @@ def sweep_fraction(cfg: ExperimentConfig, cache, train_idx: np.ndarray, val_set,
     val_loader = make_loader(val_set, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
                              num_workers=loader_workers(cfg, val_set))
     metrics_fn = auroc_metric(input_key(cfg)) if cfg.train.monitor == "val_auroc" else None
-    return lr_sweep(lambda: build_classifier(cfg, n_classes), train_loader, val_loader,
-                    engine_config(cfg, out_dir, len(train_loader), max_steps=steps),
+    # every learning rate starts from the same seeded initialisation
+    return lr_sweep(lambda: build_seeded(cfg, build_classifier, cfg, n_classes), train_loader,
+                    val_loader, engine_config(cfg, out_dir, len(train_loader), max_steps=steps),
                     lrs=tuple(cfg.finetune.lrs), objective=supervised_bce(input_key=input_key(cfg)),
                     metrics_fn=metrics_fn)
 

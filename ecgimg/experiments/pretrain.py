@@ -13,7 +13,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from ecgimg.experiments import sources
-from ecgimg.experiments.common import engine_config, start_run
+from ecgimg.experiments.common import build_seeded, engine_config, start_run
 from ecgimg.experiments.models import build_pretrain_model, encoder_for_export
 from ecgimg.experiments.schema import SIGNAL_OBJECTIVES, ExperimentConfig
 
@@ -81,7 +81,7 @@ def run_pretrain(cfg: ExperimentConfig) -> Path:
     run = start_run(cfg, "pretrain")
     cache = sources.open_cache(cfg)
     train_loader, val_loader = _loaders(cfg, cache)
-    model, objective = build_pretrain_model(cfg)
+    model, objective = build_seeded(cfg, build_pretrain_model, cfg)
     result = fit(model, train_loader, val_loader, engine_config(cfg, run, len(train_loader)),
                  objective=objective)
     if result.best_checkpoint is not None:  # export the weights the monitor chose

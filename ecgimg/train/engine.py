@@ -34,8 +34,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ecgimg.train import distributed
-from ecgimg.train.checkpoint import (atomic_torch_save, capture_rng_state, load_checkpoint,
-                                     model_state_dict, restore_rng_state, strip_wrapper_prefixes)
+from ecgimg.train.checkpoint import (CHECKPOINT_FORMAT, atomic_torch_save, capture_rng_state,
+                                     check_resumable, latest_resumable, load_checkpoint,
+                                     model_state_dict, remove_orphan_temp_files,
+                                     restore_rng_state, strip_wrapper_prefixes)
 from ecgimg.train.config import TrainConfig
 from ecgimg.train.loaders import iterate_from, set_loader_epoch
 from ecgimg.train.logger import MetricsLogger
@@ -45,7 +47,6 @@ from ecgimg.train.runtime import (autocast_context, batch_size_of, build_optimiz
                                   move_to_device, resolve_device, resolve_precision)
 from ecgimg.train.schedule import build_scheduler
 
-CHECKPOINT_FORMAT = "ecgimg.train/1"
 # Config keys that do not change the trajectory of a run (may differ between a run and its resume).
 _COSMETIC_KEYS = {"out_dir", "progress", "report_every_s", "log_every", "tensorboard", "save_every_epochs", "save_every_steps",
                   "device", "compile", "extra"}
@@ -181,14 +182,13 @@ class _Trainer:
     def save(self, name: str) -> Path:
         state = self.state_dict()
         path = self.out_dir / name
-        if distributed.is_main_process():
-            atomic_torch_save(state, path)
+        if distributed.is_main_process():  # last.pt keeps its predecessor as last.prev.pt
+            atomic_torch_save(state, path, keep_previous=name == "last.pt")
         return path
 
-    def load(self, path: str | Path) -> None:
-        state = load_checkpoint(path, map_location="cpu")
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not an ecgimg.train checkpoint (format={state.get('format')!r})")
+    def load(self, path: str | Path, state: dict[str, Any] | None = None) -> None:
+        state = check_resumable(path, state if state is not None else
+                                load_checkpoint(path, map_location="cpu"))
         changed = sorted(k for k, v in self.config.to_dict().items()
                          if k not in _COSMETIC_KEYS and _jsonable(state["config"].get(k)) != _jsonable(v))
         if changed:
@@ -209,11 +209,14 @@ class _Trainer:
             self.best_checkpoint = self.out_dir / "best.pt"
 
     # ----- the loop -----
-    def run(self, resume: str | Path | None) -> FitResult:
+    def run(self, resume: str | Path | tuple[Path, dict] | None) -> FitResult:
         cfg = self.config
-        if resume is not None:
+        if isinstance(resume, tuple):  # (path, state) already loaded by resume="auto"
+            self.load(*resume)
+        elif resume is not None:
             self.load(resume)
         if distributed.is_main_process():
+            remove_orphan_temp_files(self.out_dir)  # temp files of killed writes
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         try:
@@ -383,14 +386,16 @@ def fit(model: torch.nn.Module, train_loader: Any, val_loader: Any = None, confi
     default the model computes its own loss (`objectives.model_loss`). `metrics_fn(model,
     val_loader) -> dict` adds validation metrics that `config.monitor` may name. `resume` is a
     checkpoint written by a previous `fit` with the same config (e.g. `out_dir/last.pt`), or "auto"
-    for `out_dir/last.pt` if it exists (fresh start otherwise).
+    for the newest usable of `out_dir/last.pt` and `out_dir/last.prev.pt` (fresh start when
+    neither exists; a `CheckpointError` naming both when neither loads).
+    Seed before building `model` (`seed_everything(config.seed)`) for a reproducible init: `fit`
+    seeds only what happens from here on.
     Under torchrun, call it on every rank; the model is wrapped in DDP here.
     """
     config = config or TrainConfig()
     distributed.init_from_env()
-    if resume == "auto":  # pre-emptible jobs: continue from out_dir/last.pt when it exists
-        last = Path(config.out_dir) / "last.pt"
-        resume = last if last.is_file() else None
+    if resume == "auto":  # pre-emptible jobs: continue from the newest usable last checkpoint
+        resume = latest_resumable(Path(config.out_dir))
     if resume is None:
         seed_everything(config.seed)
     trainer = _Trainer(model, train_loader, val_loader, config, objective, metrics_fn)

@@ -40,7 +40,8 @@ def test_round_trip_and_label_columns(tmp_path):
     assert list(again.split_indices("test")) == [1]
     with pytest.raises(KeyError, match="available"):
         again.targets("missing_task")
-    assert cache.report() == {"n_written": 3, "n_skipped": 0, "skipped": []}
+    assert cache.report() == {"n_written": 3, "n_skipped": 0, "skipped": [],
+                              "n_with_warnings": 0, "warnings": []}
 
 
 def test_bad_records_are_skipped_and_reported(tmp_path):
@@ -101,3 +102,73 @@ def test_pickles_as_a_reopened_memmap(tmp_path):
     clone = pickle.loads(blob)
     assert isinstance(clone.signals, np.memmap)
     np.testing.assert_array_equal(clone.signals[7], cache.signals[7])
+
+
+def test_index_remembers_what_canonicalisation_did(tmp_path):
+    from ecgdata_builders import ecg_like
+    short = Record(signal=ecg_like(seconds=6.0, fs=250.0), fs=250.0, leads=STANDARD_LEADS,
+                   record_id="short")
+    partial = Record(signal=ecg_like()[[0, 1] + list(range(6, 12))], fs=500.0,
+                     leads=("I", "II") + STANDARD_LEADS[6:], record_id="partial")
+    long = Record(signal=ecg_like(seconds=30.0), fs=500.0, leads=STANDARD_LEADS, record_id="long")
+    cache = build_cache([short, partial, long], tmp_path / "c", min_seconds=5.0, crop="center",
+                        derive_limb_leads=True, progress=False)
+    index = SignalCache.open(tmp_path / "c").index
+    assert list(index["source_fs"]) == [250.0, 500.0, 500.0]
+    assert list(index["crop_start_s"]) == [0.0, 0.0, 10.0]
+    assert index["padded_fraction"].tolist() == pytest.approx([0.4, 0.0, 0.0])
+    assert list(index["derived_leads"]) == ["", "III;aVR;aVL;aVF", ""]
+    assert list(cache.index["lead_flags"]) == ["", "", ""]
+
+
+class _FlakyDataset:
+    """A dataset whose item 1 fails with an unexpected (non-RecordError) exception."""
+
+    def __init__(self, records):
+        self.records = records
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, i):
+        if i == 1:
+            raise RuntimeError("disk hiccup while reading item 1")
+        return self.records[i]
+
+
+def test_an_unexpected_error_in_one_record_loses_nothing_else(tmp_path):
+    records = [_record(i, f"p{i}", {}) for i in range(4)]
+    cache = build_cache(_FlakyDataset(records), tmp_path / "c", progress=False)
+    assert list(cache.index["record_id"]) == ["r0", "r2", "r3"]
+    (problem,) = cache.report()["skipped"]
+    assert problem == {"position": 1, "file": None, "reason": "disk hiccup while reading item 1",
+                       "error_type": "RuntimeError", "unexpected": True}
+
+
+def test_a_generator_that_dies_keeps_what_came_before_and_says_so(tmp_path):
+    def records():
+        yield _record(0, "a", {})
+        yield _record(1, "b", {})
+        raise OSError("network share went away")
+    cache = build_cache(records(), tmp_path / "c", progress=False)
+    assert list(cache.index["record_id"]) == ["r0", "r1"]
+    (problem,) = cache.report()["skipped"]
+    assert problem["aborted"] and problem["error_type"] == "OSError" and problem["position"] == 2
+
+
+@pytest.mark.parametrize("failure", ["interrupt", "leak"])
+def test_an_interrupted_build_leaves_no_half_written_cache(tmp_path, failure):
+    out = tmp_path / "c"
+    build_cache([_record(0, "a", {})], out, progress=False)  # an older cache at the same place
+
+    def records():
+        yield _record(1, "x", {})
+        if failure == "interrupt":
+            raise KeyboardInterrupt
+        yield _record(2, "x", {})
+    splits = ["train", "test"] if failure == "leak" else None
+    with pytest.raises(KeyboardInterrupt if failure == "interrupt" else PatientLeakError):
+        build_cache(records(), out, splits=splits, progress=False)
+    with pytest.raises(FileNotFoundError, match="not a signal cache"):
+        SignalCache.open(out)  # neither the old cache nor a mix of old and new
+    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]

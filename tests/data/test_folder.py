@@ -61,3 +61,26 @@ def test_cpsc2018_folder_of_bare_mat_structs(shared_data):
     assert len(dataset) == 10
     record = dataset[0]
     assert record.labels["dx"] == [] and record.labels["sex"] == 0 and record.labels["age"] == 52
+
+
+def test_missing_and_empty_folders_and_bad_label_tables(tmp_path):
+    from ecgimg.data import UnreadableRecordError
+    with pytest.raises(UnreadableRecordError, match="nope: no such folder"):
+        WFDBFolder(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UnreadableRecordError, match="empty: no records found"):
+        WFDBFolder(tmp_path / "empty")
+    root = _folder(tmp_path)
+    with pytest.raises(UnreadableRecordError, match="missing.csv: labels table not found"):
+        WFDBFolder(root, labels_csv=tmp_path / "missing.csv")
+    pd.DataFrame({"record_id": ["rec0", "rec0"], "y": [1, 0]}).to_csv(tmp_path / "dup.csv",
+                                                                     index=False)
+    with pytest.raises(UnreadableRecordError, match=r"dup.csv: record\(s\) \['rec0'\] appear in"):
+        WFDBFolder(root, labels_csv=tmp_path / "dup.csv")
+    pd.DataFrame({"record_id": ["rec0"], "y": [1]}).to_csv(tmp_path / "l.csv", index=False)
+    with pytest.raises(UnreadableRecordError, match=r"l.csv: no column\(s\) \['subject'\]"):
+        WFDBFolder(root, labels_csv=tmp_path / "l.csv", patient_col="subject")
+    (root / "part0" / "deeper").mkdir()
+    write_wfdb(root / "part0" / "deeper", "rec1", smooth_signal(seed=1))  # rec1 twice now
+    with pytest.raises(UnreadableRecordError, match=r"\['rec1'\] occur in several sub-folders"):
+        WFDBFolder(root, labels_csv=tmp_path / "l.csv")

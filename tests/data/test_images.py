@@ -73,6 +73,35 @@ def test_corrupt_and_missing_files_are_typed_errors(tmp_path):
         read_image_rgb(tmp_path / "absent.png")
 
 
+@pytest.mark.parametrize("ext", [".png", ".tiff"])
+def test_16_bit_greyscale_is_scaled_by_bit_depth_not_stretched(tmp_path, ext):
+    white = tmp_path / f"white{ext}"
+    Image.fromarray(np.full((20, 30), 65535, np.uint16)).save(white)
+    assert (read_image_rgb(white) == 255).all()  # an all-white page stays white
+    gradient = np.tile(np.linspace(10_000, 20_000, 64).astype(np.uint16), (8, 1))
+    Image.fromarray(gradient).save(tmp_path / f"grad{ext}")
+    grey = read_image_rgb(tmp_path / f"grad{ext}")[0, :, 0].astype(float)
+    assert np.all(np.diff(grey) >= 0)  # monotonic ...
+    np.testing.assert_allclose(grey, gradient[0] / 65535 * 255, atol=0.51)  # ... and in proportion
+
+
+def test_16_bit_rgb_32_bit_and_float_images(tmp_path):
+    import cv2
+    rgb16 = np.zeros((8, 8, 3), np.uint16)
+    rgb16[..., 0], rgb16[..., 1], rgb16[..., 2] = 65535, 32768, 1000  # OpenCV writes BGR
+    cv2.imwrite(str(tmp_path / "rgb16.png"), rgb16)
+    assert read_image_rgb(tmp_path / "rgb16.png")[0, 0].tolist() == [3, 128, 255]
+    for value, expected in ((2 ** 31 - 1, 255), (2 ** 30, 128), (0, 0)):
+        Image.fromarray(np.full((4, 4), value, np.int32)).save(tmp_path / "i32.tif")
+        assert (read_image_rgb(tmp_path / "i32.tif") == expected).all()
+    Image.fromarray(np.full((4, 4), 0.5, np.float32)).save(tmp_path / "half.tif")
+    assert (read_image_rgb(tmp_path / "half.tif") == 128).all()
+    for name, value, words in (("nan", np.nan, "NaN"), ("big", 3.0, "outside")):
+        Image.fromarray(np.full((4, 4), value, np.float32)).save(tmp_path / f"{name}.tif")
+        with pytest.raises(ImageFileError, match=f"{name}.tif: float image .*{words}"):
+            read_image_rgb(tmp_path / f"{name}.tif")
+
+
 def test_letterbox_keeps_aspect_and_pads_white():
     page = np.zeros((100, 200, 3), np.uint8)
     out = letterbox(page, 64)

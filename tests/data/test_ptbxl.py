@@ -77,3 +77,28 @@ def test_cache_of_ptbxl_has_benchmark_columns(tmp_path, ptbxl500):
     assert cache.index.loc[0, "patient_id"] == "15709"
     assert pd.Timestamp(cache.index.loc[0, "recorded_at"]).year == 1984
     assert set(cache.index["split"]) <= {"train", "val", "test"}
+
+
+def test_missing_or_broken_ptbxl_trees_are_named(tmp_path, ptbxl_root):
+    import shutil
+
+    from ecgimg.data import UnreadableRecordError
+    with pytest.raises(UnreadableRecordError, match="nope: no such folder"):
+        PTBXL(tmp_path / "nope")
+    with pytest.raises(UnreadableRecordError, match="ptbxl_database.csv: PTB-XL metadata file"):
+        PTBXL(tmp_path)
+    root = tmp_path / "ptbxl"
+    root.mkdir()
+    shutil.copy(ptbxl_root / "scp_statements.csv", root)
+    table = pd.read_csv(ptbxl_root / "ptbxl_database.csv")
+    table.head(5).to_csv(root / "ptbxl_database.csv", index=False)
+    with pytest.raises(UnreadableRecordError, match="none of the records .* filename_hr"):
+        PTBXL(root)  # metadata without the records folder
+    table.head(5).drop(columns=["strat_fold"]).to_csv(root / "ptbxl_database.csv", index=False)
+    with pytest.raises(UnreadableRecordError, match="missing PTB-XL column.s. strat_fold"):
+        PTBXL(root)
+    broken = table.head(5).copy()
+    broken.loc[2, "scp_codes"] = "{'NORM': 100.0"
+    broken.to_csv(root / "ptbxl_database.csv", index=False)
+    with pytest.raises(UnreadableRecordError, match=f"ecg_id {broken.loc[2, 'ecg_id']}: scp_codes"):
+        PTBXL(root)

@@ -187,3 +187,100 @@ def test_wfdb_invalid_sample_marker_becomes_an_error(tmp_path):
     hea.write_text("\n".join(lines) + "\n")
     with pytest.raises(InvalidSignalError, match="NaN or infinite samples in lead.s. III"):
         load_record(base)
+
+
+# ------------------------------------------------------------------ bad input of every format
+
+
+def test_non_voltage_channels_are_dropped_and_standard_leads_in_them_refused(tmp_path):
+    import wfdb
+
+    from ecgdata_builders import ecg_like
+    t = np.arange(5000) / 500.0
+    abp = 80 + 20 * np.sin(2 * np.pi * 1.2 * t)
+    sig = np.vstack([ecg_like(), abp[None]])
+    wfdb.wrsamp("abp", fs=500, units=["mV"] * 12 + ["mmHg"], sig_name=list(STANDARD_LEADS) + ["ABP"],
+                p_signal=sig.T, fmt=["16"] * 13, adc_gain=[200.0] * 13, baseline=[0] * 13,
+                write_dir=str(tmp_path))
+    record = load_record(tmp_path / "abp")
+    assert record.leads == STANDARD_LEADS and record.meta["dropped_channels"] == ["ABP (mmHg)"]
+    hea = tmp_path / "abp.hea"
+    hea.write_text(hea.read_text().replace("200.0(0)/mV 16 0", "200.0(0)/mmHg 16 0", 1))
+    with pytest.raises(InvalidSignalError, match="abp.hea: lead I has unit 'mmHg'") as info:
+        load_record(tmp_path / "abp")
+    assert info.value.lead == "I"
+
+
+def test_duplicate_lead_names_are_refused_naming_the_lead(tmp_path):
+    from ecgdata_builders import ecg_like, edit_header
+    base = edit_header(write_wfdb(tmp_path, "dup", ecg_like()),
+                       lambda lines: lines[:2] + [lines[2].rsplit(" ", 1)[0] + " i"] + lines[3:])
+    with pytest.raises(InvalidSignalError, match=r"dup\.hea: lead I appears twice \(signals 1 and 2"):
+        load_record(base)
+
+
+_NPZ_CASES = {
+    "fs 0": ({"fs": 0.0}, "InvalidHeaderError", "sampling frequency"),
+    "fs NaN": ({"fs": np.nan}, "InvalidHeaderError", "sampling frequency"),
+    "fs text": ({"fs": "abc"}, "InvalidHeaderError", "not a number"),
+    "fs array": ({"fs": np.array([500.0, 250.0])}, "InvalidHeaderError", "shape"),
+    "fs absurd": ({"fs": 1e7}, "InvalidHeaderError", "outside the plausible"),
+    "3-D signal": ({"signal": np.zeros((1, 12, 5000))}, "InvalidSignalError", "2-D"),
+    "complex signal": ({"signal": np.ones((12, 5000), np.complex64)}, "InvalidSignalError",
+                       "real numbers"),
+    "bool signal": ({"signal": np.ones((12, 5000), bool)}, "InvalidSignalError", "real numbers"),
+    "text signal": ({"signal": np.full((12, 5000), "a")}, "InvalidSignalError", "real numbers"),
+    "no samples": ({"signal": np.zeros((12, 0))}, "InvalidSignalError", "no samples"),
+    "leads 2-D": ({"leads": np.array(STANDARD_LEADS).reshape(3, 4)}, "UnreadableRecordError",
+                  "1-D list of names"),
+    "leads numbers": ({"leads": np.arange(12)}, "UnreadableRecordError", "1-D list of names"),
+    "units unknown": ({"units": "furlongs"}, "InvalidSignalError", "furlongs"),
+    "units array": ({"units": np.array(["mV", "mV"])}, "InvalidSignalError", "unit"),
+    "record_id array": ({"record_id": np.array(["a", "b"])}, "UnreadableRecordError",
+                        "single value"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NPZ_CASES))
+def test_bad_npz_content_gets_a_typed_error_naming_the_file(tmp_path, case):
+    from ecgdata_builders import ecg_like
+    changes, error_type, words = _NPZ_CASES[case]
+    arrays = {"signal": ecg_like(), "fs": 500.0, "leads": np.array(STANDARD_LEADS), **changes}
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(RecordError, match=words) as info:
+        load_record(tmp_path / "bad.npz")
+    assert type(info.value).__name__ == error_type and "bad.npz" in str(info.value)
+
+
+@pytest.mark.parametrize("sidecar, words", [('[1, 2]', "must be an object"),
+                                            ('{"fs": "fast", "leads": ["I"]}', "not a number"),
+                                            ('{"fs": 500, "leads": "II"}', "list of names"),
+                                            ('{"fs": 0, "leads": ["I"]}', "positive"),
+                                            ('{not json', "unreadable sidecar")])
+def test_bad_npy_sidecars(tmp_path, sidecar, words):
+    from ecgdata_builders import ecg_like
+    np.save(tmp_path / "x.npy", ecg_like(n_leads=1))
+    (tmp_path / "x.json").write_text(sidecar)
+    with pytest.raises(RecordError, match=words) as info:
+        load_record(tmp_path / "x.npy")
+    assert "x.npy" in str(info.value) or "x.json" in str(info.value)
+
+
+def test_cpsc_struct_with_complex_or_text_data_is_refused(tmp_path):
+    import scipy.io
+    for name, data in (("cplx", np.ones((12, 5000), np.complex128)), ("txt", "hello")):
+        scipy.io.savemat(tmp_path / f"{name}.mat", {"ECG": {"sex": "Male", "age": 50.0,
+                                                            "data": data}})
+        with pytest.raises(RecordError, match=f"{name}.mat"):
+            load_record(tmp_path / f"{name}.mat")
+
+
+def test_holter_and_long_records(tmp_path, shared_data):
+    from ecgdata_builders import ecg_like
+    from ecgimg.data import MissingLeadsError, canonicalize
+    holter = load_record(shared_data / "misc" / "sel100")  # 2 leads, 15 min: read, not invented
+    assert holter.signal.shape == (2, 225_000) and holter.meta["lead_flags"] == {}
+    with pytest.raises(MissingLeadsError, match="sel100.hea: missing lead"):
+        canonicalize(holter)
+    long = write_wfdb(tmp_path, "long", np.tile(ecg_like(seconds=10.0), (1, 12)))  # 2 min
+    assert canonicalize(load_record(long), crop="center").meta["canonical"]["start_s"] == 55.0

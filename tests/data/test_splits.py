@@ -76,3 +76,10 @@ def test_property_no_leak_and_deterministic(ids, seed):
     assert len(labels) == len(ids) and set(labels) <= {"train", "val", "test"}
     assert_patient_disjoint(labels, ids)
     np.testing.assert_array_equal(labels, patient_split(ids, seed=seed))
+
+
+def test_fractions_must_be_finite_shares():
+    import pytest
+    for bad in ({"train": float("nan")}, {"train": "half"}, {"train": -1.0}, {}):
+        with pytest.raises(ValueError, match="fractions must be"):
+            patient_split(["a", "b"], bad)

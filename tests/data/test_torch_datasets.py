@@ -29,3 +29,26 @@ def test_samples_filters_and_loader(tmp_path):
     batch = next(iter(torch.utils.data.DataLoader(train, batch_size=4)))
     assert batch["signal"].shape == (4, 12, 5000) and batch["target"].shape == (4, 1)
     assert batch["index"].dtype == torch.int64
+
+
+def test_a_split_that_does_not_exist_and_indices_out_of_range(tmp_path):
+    import pytest
+    synthetic_cohort_cache(tmp_path / "c", n_patients=6, ecgs_per_patient=2, seed=0)
+    with pytest.raises(ValueError, match=r"no split 'tarin'; splits: .*train"):
+        SignalDataset(str(tmp_path / "c"), split="tarin")
+    with pytest.raises(IndexError, match="indices outside"):
+        SignalDataset(str(tmp_path / "c"), indices=[0, 99])
+
+
+def test_damaged_cache_files_are_named(tmp_path):
+    import pytest
+
+    from ecgimg.data import SignalCache
+    synthetic_cohort_cache(tmp_path / "c", n_patients=4, ecgs_per_patient=2, seed=0)
+    signals = tmp_path / "c" / "signals.f32"
+    signals.write_bytes(signals.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="cache is inconsistent"):
+        SignalCache.open(tmp_path / "c")
+    (tmp_path / "c" / "cache.json").write_text("{not json")
+    with pytest.raises(ValueError, match="cache.json: not a readable cache description"):
+        SignalCache.open(tmp_path / "c")

@@ -126,10 +126,10 @@ def test_predict_scans_with_a_finetuned_run(demo_root, tmp_path, capsys):
     assert "1 unreadable" in capsys.readouterr().out
 
 
-def test_signal_runs_are_refused_by_predict(demo_root, tmp_path):
-    with pytest.raises(ValueError, match="signal model"):
-        main(["predict", str(tmp_path), "--run", str(demo_root / "cnn_scratch"), "-o",
-              str(tmp_path / "x.csv")])
+def test_signal_runs_are_refused_by_predict(demo_root, tmp_path, capsys):
+    assert main(["predict", str(tmp_path), "--run", str(demo_root / "cnn_scratch"), "-o",
+                 str(tmp_path / "x.csv")]) == 1  # one line on stderr, no traceback (issue 11)
+    assert "is a signal model; predict needs an image model" in capsys.readouterr().err
 
 
 def test_finetune_can_select_checkpoints_by_validation_auroc(demo_root, tmp_path):
@@ -166,7 +166,7 @@ def test_jepa_and_bell_pretrain_export_an_encoder_the_classifier_loads(demo_root
     assert report.loaded and not report.missing
 
 
-def test_signal_objective_refuses_a_mismatched_model(demo_root, tmp_path):
+def test_signal_objective_refuses_a_mismatched_model(demo_root, tmp_path, capsys):
     config = demo_root / "pretrain_mae" / "config.yaml"
-    with pytest.raises(ValueError, match="jepa pretraining needs a signal jepa_"):
-        main(["pretrain", "-c", str(config), f"out={tmp_path}", "pretrain.objective=jepa"])
+    assert main(["pretrain", "-c", str(config), f"out={tmp_path}", "pretrain.objective=jepa"]) == 1
+    assert "jepa pretraining needs a signal jepa_" in capsys.readouterr().err  # one line (issue 11)

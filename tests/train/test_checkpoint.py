@@ -1,3 +1,4 @@
+import os
 import random
 
 import numpy as np
@@ -80,3 +81,62 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"config": ckpt.CheckpointError("x", "y")}, tmp_path / "pickled.pt")
     with pytest.raises(CheckpointError, match="weights_only"):
         load_checkpoint(tmp_path / "pickled.pt")
+
+
+def _small_state():
+    return {"model": TinyMLP().state_dict(), "step": 3}
+
+
+def test_empty_and_truncated_checkpoints_say_what_is_wrong(tmp_path):
+    path = atomic_torch_save(_small_state(), tmp_path / "c.pt")
+    data = path.read_bytes()
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty.pt: empty file \(0 bytes\)"):
+        load_checkpoint(tmp_path / "empty.pt")
+    (tmp_path / "half.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"half.pt: not a complete checkpoint .*truncated"):
+        load_checkpoint(tmp_path / "half.pt")
+
+
+def test_keep_previous_and_verified_writes(tmp_path):
+    path = tmp_path / "last.pt"
+    atomic_torch_save({"step": 1}, path, keep_previous=True)
+    assert not ckpt.previous_path(path).exists()
+    atomic_torch_save({"step": 2}, path, keep_previous=True)
+    assert load_checkpoint(path)["step"] == 2
+    assert load_checkpoint(tmp_path / "last.prev.pt")["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.prev.pt", "last.pt"]
+
+
+def test_orphan_temp_files_of_dead_processes_are_removed(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # a pid that has exited
+    host = socket.gethostname()
+    orphans = [tmp_path / f".last.pt.tmp-{dead}", tmp_path / f".last.pt.tmp-{host}-{dead}"]
+    kept = [tmp_path / f".last.pt.tmp-{host}-{os.getpid()}",      # a live writer (this process)
+            tmp_path / f".last.pt.tmp-{host}-1",                  # pid 1 is alive
+            tmp_path / f".last.pt.tmp-otherhost-{dead}",          # another host's: not ours to judge
+            tmp_path / "notes.tmp-123"]                           # not a name this module writes
+    for path in orphans + kept:
+        path.write_bytes(b"x" * 100)
+    atomic_torch_save({"step": 1}, tmp_path / "best.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["best.pt"] + [p.name for p in kept])
+
+
+def test_safetensors_export_is_byte_identical(tmp_path):
+    """safetensors writes metadata in a random order on every save (6 saves: 6 different files
+    without the sort); the export sorts it, so identical weights give identical bytes."""
+    metadata = {k: k * 2 for k in "abcdefgh"}
+    files = [export_safetensors(TinyMLP(seed=1), tmp_path / f"m{i}.safetensors", metadata=metadata)
+             for i in range(6)]
+    assert len({path.read_bytes() for path in files}) == 1
+    from safetensors import safe_open
+    with safe_open(str(files[0]), framework="pt") as handle:
+        assert handle.metadata() == metadata
+    target = TinyMLP(seed=2)
+    load_weights(target, files[0])
+    assert torch.equal(flat_params(target), flat_params(TinyMLP(seed=1)))

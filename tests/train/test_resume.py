@@ -82,3 +82,34 @@ def test_fp16_resume_restores_the_grad_scaler(tmp_path):
     resumed_model, _ = _run(tmp_path / "crashed", resume=tmp_path / "crashed" / "last.pt", precision="fp16")
     assert _losses_by_step(tmp_path / "crashed") == _losses_by_step(tmp_path / "reference")
     assert torch.equal(flat_params(resumed_model), flat_params(reference_model))
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_resume_auto_falls_back_to_the_previous_checkpoint(tmp_path, damage):
+    reference_model, reference = _run(tmp_path / "reference")
+    with pytest.raises(SimulatedCrash):
+        _run(tmp_path / "crashed", crash_at_call=25)  # after the epoch-2 checkpoint (step 10)
+    last, previous = tmp_path / "crashed" / "last.pt", tmp_path / "crashed" / "last.prev.pt"
+    assert load_checkpoint(previous)["step"] == 9  # the one before: mid-epoch step 9
+    data = last.read_bytes()
+    last.write_bytes(b"" if damage == "empty" else data[: len(data) // 3])
+    with pytest.warns(UserWarning, match="last.pt: .*resuming from the previous checkpoint"):
+        resumed_model, resumed = _run(tmp_path / "crashed", resume="auto")
+    assert _losses_by_step(tmp_path / "crashed") == _losses_by_step(tmp_path / "reference")
+    assert torch.equal(flat_params(resumed_model), flat_params(reference_model))
+
+
+def test_resume_auto_fails_clearly_when_nothing_loads(tmp_path):
+    from ecgimg.train import CheckpointError
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"")
+    (out / "last.prev.pt").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(CheckpointError, match=r"no usable checkpoint to resume from: last.pt: "
+                                              r"empty file .*; last.prev.pt: not a complete"):
+        _run(out, resume="auto")
+    with pytest.raises(CheckpointError, match=r"last.pt: empty file"):
+        _run(out, resume=out / "last.pt")  # an explicit file: no fallback
+    torch.save({"model": {}}, out / "weights.pt")
+    with pytest.raises(CheckpointError, match="weights.pt: not an ecgimg.train checkpoint"):
+        _run(out, resume=out / "weights.pt")
