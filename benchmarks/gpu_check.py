@@ -116,12 +116,12 @@ def synthetic_batches(cfg: dict):
 def on_the_fly_loader(cfg: dict, workers: int):
     """The pretraining path: RenderedImages (readable pages) + PatientViewSampler + ViewLoader."""
     from ecgimg.data import synthetic_cohort
-    from ecgimg.data.images import PRETRAIN_PAGES, RenderedImages
+    from ecgimg.data.images import PAGE_POLICIES, RenderedImages
     from ecgimg.data.pairs import PatientViewSampler, ViewLoader
     from ecgimg.train.loaders import seed_worker
 
     records = synthetic_cohort(cfg["cohort"], 2, seed=0)
-    pages = RenderedImages(records, image_size=cfg["px"], seed=0, **PRETRAIN_PAGES)
+    pages = RenderedImages(records, image_size=cfg["px"], seed=0, **PAGE_POLICIES["readable"])
     sampler = PatientViewSampler(pages.patient_of_position, patients_per_batch=cfg["patients"], seed=0)
     return _epochs(ViewLoader(pages, sampler, num_workers=workers, worker_init_fn=seed_worker,
                               pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0))

@@ -101,9 +101,10 @@ def test_incomplete_or_mixed_folders_are_refused(cache, tmp_path):
 def test_bad_record_is_reported_in_the_manifest_and_the_rest_kept(tmp_path, capsys):
     import numpy as np
 
+    from ecgimg.data import synthetic_cohort
     from ecgimg.pages import cli
     leads = np.array(["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"])
-    signal = np.sin(np.linspace(0, 60, 5000, dtype=np.float32))[None].repeat(12, 0)
+    signal = synthetic_cohort(1, 1)[0].signal.copy()  # an ECG (a pure sine is refused as not_ecg)
     np.savez(tmp_path / "good.npz", signal=signal, fs=500.0, leads=leads)
     signal[2, 7] = np.inf
     np.savez(tmp_path / "bad.npz", signal=signal, fs=500.0, leads=leads)
