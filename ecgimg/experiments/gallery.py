@@ -1,7 +1,8 @@
 """A contact sheet of rendered pages: what the image models train on, for a person to look at.
 
-Pages are drawn exactly as training draws them (`RenderedImages`, random layout / paper / scan or
-photo degradation per seed) from records of the configured data, and tiled into one PNG.
+Pages are drawn as training draws them (`RenderedImages` under the config's page policy,
+`image.pages`: random layout / paper / scan or photo degradation per seed, the same crop) from
+records of the configured data, at a size a person can read, and tiled into one PNG.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def render_gallery(cfg: ExperimentConfig, out: str | Path, n_images: int = 12,
     and write them as one contact-sheet PNG at `out`."""
     from PIL import Image
 
-    from ecgimg.data.images import RenderedImages
+    from ecgimg.data.images import PAGE_POLICIES, RenderedImages
 
     cache = cache if cache is not None else sources.open_cache(cfg)
     train = sources.split_indices(cache, "train")
@@ -52,7 +53,8 @@ def render_gallery(cfg: ExperimentConfig, out: str | Path, n_images: int = 12,
     picks = train[rng.permutation(np.sort(first_of_patient))[:n_images]]
     size = cfg.image.image_size if training_size else VIEWING_SIZE_PX
     dataset = RenderedImages(cache, indices=picks, seed=cfg.seed, image_size=size,
-                             render_dpi=None if not training_size else 100)
+                             render_dpi=None if not training_size else 100,
+                             **PAGE_POLICIES[cfg.image.pages])
     tiles = [dataset.render_view(int(row)) for row in picks]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
