@@ -200,7 +200,7 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
             points[f"panel{k}"] = points[f"panel{k}"][:0]
     rng = np.random.default_rng([seed, 1])  # own stream: header text never shifts degradations
     image, truth, mask_dict = finish(image, mask_dict, points, panel_info, calibration, texts, base,
-                                     degrade_spec, rng, out_size)
+                                     degrade_spec, rng, out_size, [v * ppm for v in grid_box])
     return Rendered(image=image, truth=truth, masks=mask_dict)
 
 
