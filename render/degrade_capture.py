@@ -90,7 +90,7 @@ def plan_camera(c: CameraSpec, rng: np.random.Generator, hw: tuple[int, int], px
                 fixed_size: bool) -> list[dict[str, Any]]:
     """Concrete capture steps for an image of size hw at px_per_mm (see the module docstring)."""
     median, sigma = c.capture_px_per_mm
-    capture_ppm = float(np.clip(np.exp(rng.normal(np.log(median), sigma)), 2.0, 16.0))
+    capture_ppm = float(np.clip(np.exp(rng.normal(np.log(median), sigma)), 0.5, 20.0))
     ratio = capture_ppm / px_per_mm
     steps: list[dict[str, Any]] = []
     h, w = hw
