@@ -13,7 +13,7 @@ from ecgimg.predict import predict_folder
 def _folder(tmp_path):
     rng = np.random.default_rng(0)
     for name in ("a.png", "b.jpg", "c.bmp"):
-        Image.fromarray(rng.integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(tmp_path / name)
+        Image.fromarray(rng.integers(0, 255, (220, 380, 3), dtype=np.uint8)).save(tmp_path / name)  # page-sized
     (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
     return tmp_path
 

@@ -11,7 +11,7 @@ structure on the page, so
   peaks count and the fundamental weighted double (a multiple of the period lacks it);
 * the region is where local energy at that period (Gabor-like quadrature filters) is high, with
   trace-ink rows as the fallback for grid-less pages.
-Measured on the 52 real scans: median 4.39 px/mm (IQR 3.82-4.90), every page width 100-320 mm.
+Measured on the 52 real scans: median 4.33 px/mm (IQR 3.95-4.96), every page width 100-320 mm.
 """
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ def _grid_signals(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x.max(axis=2) - x.min(axis=2), 255.0 - x.mean(axis=2)
 
 
-def _tile_spectrum(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whitened power spectrum of row and column profiles, averaged over half-overlapping tiles."""
+def _tile_spectra(sig: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Whitened power spectra of the column profiles (period along x) and of the row profiles
+    (along y), each averaged over half-overlapping tiles."""
     h, w = sig.shape
     tile = min(_TILE_PX, h, w)
     n_fft = _PAD * tile
@@ -58,8 +59,8 @@ def _tile_spectrum(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     prof = np.stack(profiles)
     trend = cv2.GaussianBlur(prof, (0, 0), sigmaX=12, sigmaY=1e-3, borderType=cv2.BORDER_REFLECT)
     power = np.abs(np.fft.rfft((prof - trend) * hann, n=n_fft, axis=1)) ** 2
-    background = median_filter(power, size=(1, 9 * _PAD), mode="nearest") + 1e-9
-    return np.fft.rfftfreq(n_fft), (power / background).sum(axis=0) / (len(profiles) / 2)
+    white = power / (median_filter(power, size=(1, 9 * _PAD), mode="nearest") + 1e-9)
+    return np.fft.rfftfreq(n_fft), [white[0::2].mean(axis=0), white[1::2].mean(axis=0)]
 
 
 def _comb_scores(freqs: np.ndarray, power: np.ndarray, periods: np.ndarray) -> np.ndarray:
@@ -85,8 +86,9 @@ def _major_period(small: np.ndarray) -> tuple[float, float]:
     periods = np.exp(np.linspace(np.log(_MAJOR_RANGE_PX[0]), np.log(_MAJOR_RANGE_PX[1]), 1200))
     total = np.zeros(len(periods))
     for sig in _grid_signals(small):
-        freqs, power = _tile_spectrum(sig)
-        total += _comb_scores(freqs, power, periods)
+        freqs, (along_x, along_y) = _tile_spectra(sig)
+        # a grid repeats along both axes; beats of a trace only along x, row pitch only along y
+        total += 2 * np.minimum(_comb_scores(freqs, along_x, periods), _comb_scores(freqs, along_y, periods))
     i = int(np.argmax(total))
     return float(periods[i]), float(total[i])
 
@@ -121,7 +123,7 @@ def _ink_box(small: np.ndarray) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
-MIN_SCORE = 3.0  # below this no grid was found (white noise scores ~1)
+MIN_SCORE = 4.4  # no grid below this: white noise scores 3.8, the weakest real scan 5.1
 
 
 def find_grid(rgb: np.ndarray) -> GridFinding:
