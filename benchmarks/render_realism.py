@@ -3,8 +3,10 @@
 Real: the 52 scans in ../shared/data/scans (top level; sample-segments/ are single-lead crops).
 Generated, from the same PTB-XL records (records500, ecg_id 1..N):
   ours/whole   render.random_spec page as delivered (what `ecg-render --random` writes)
-  ours/train   RenderedImages(image_size=S) views, the default training path (out_size), against
-               real scans through ScanFolder(image_size=S), the path a trained model meets them by
+  ours/train-page  RenderedImages(image_size=S) views (the training path, with out_size),
+               letterboxed, against real scans through ScanFolder(image_size=S, crop="page")
+  ours/train-grid  the same cut to the lead grid (RenderedImages(crop="grid")) against real scans
+               through ScanFolder(crop="grid"), where this tree's ScanFolder can cut scans
   ours/grid    whole pages and real scans alike rescaled to the real median 4.35 px/mm (scale
                measured from the grid period) and cut to the grid region, by the same detector
   eik/...      the same three for ecg-image-kit pages (its --fully_random mode, handwriting off:
@@ -96,14 +98,22 @@ def ours_whole(records, seed: int) -> list[np.ndarray]:
     return pages
 
 
-def ours_train(records, seed: int, size: int) -> list[np.ndarray]:
+def scanfolder_crops() -> bool:
+    """Whether this tree's ScanFolder can cut scans to their grid (the "before" commit cannot)."""
+    import inspect
+
+    from ecgimg.data.images import ScanFolder
+    return "crop" in inspect.signature(ScanFolder).parameters
+
+
+def ours_train(records, seed: int, size: int, crop: str) -> list[np.ndarray]:
     from ecgimg.data.images import RenderedImages
     ds = RenderedImages(np.stack([r[1] for r in records]), seed=seed, image_size=size,
-                        fs=records[0][2], leads=records[0][3])
+                        fs=records[0][2], leads=records[0][3], crop=crop)
     return [ds.render_view(i) for i in range(len(records))]
 
 
-def through_scanfolder(images: list[np.ndarray], size: int, tmp: Path) -> list[np.ndarray]:
+def through_scanfolder(images: list[np.ndarray], size: int, tmp: Path, crop: str) -> list[np.ndarray]:
     """Images as a model meets them at inference: written to a folder, read by ScanFolder."""
     from ecgimg.data.images import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, ScanFolder
     tmp.mkdir(parents=True, exist_ok=True)
@@ -111,7 +121,7 @@ def through_scanfolder(images: list[np.ndarray], size: int, tmp: Path) -> list[n
         old.unlink()
     for i, im in enumerate(images):
         cv2.imwrite(str(tmp / f"{i:04d}.png"), cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
-    ds = ScanFolder(tmp, image_size=size)
+    ds = ScanFolder(tmp, image_size=size, **({"crop": crop} if scanfolder_crops() else {}))
     mean, std = np.asarray(IMAGENET_MEAN_RGB), np.asarray(IMAGENET_STD_RGB)
     out = []
     for i in range(len(ds)):
@@ -339,12 +349,19 @@ def main() -> None:
     real = real_scans()
     records = ptbxl_records(args.n)
     sets: dict[str, dict[str, list[np.ndarray]]] = {"ours": {}, "eik": {}}
+    # training path: RenderedImages views vs real scans through ScanFolder, with the same crop
+    # policy on both sides ("grid" where this tree's ScanFolder can cut scans to their grid)
+    crops = {"train-page": "page", **({"train-grid": "grid"} if scanfolder_crops() else {})}
     sets["ours"]["whole"] = ours_whole(records, args.seed)
-    sets["ours"]["train"] = ours_train(records, args.seed, args.size)
+    for test, crop in crops.items():
+        sets["ours"][test] = ours_train(records, args.seed, args.size, crop)
     if args.eik:
         sets["eik"]["whole"] = eik_pages(records, args.eik, args.eik_python, args.cache, args.seed)
-        sets["eik"]["train"] = through_scanfolder(sets["eik"]["whole"], args.size, args.cache / "eik-folder")
-    real_sets = {"whole": real, "train": through_scanfolder(real, args.size, args.cache / "real-folder")}
+        for test, crop in crops.items():
+            sets["eik"][test] = through_scanfolder(sets["eik"]["whole"], args.size, args.cache / "eik-folder", crop)
+    real_sets = {"whole": real}
+    for test, crop in crops.items():
+        real_sets[test] = through_scanfolder(real, args.size, args.cache / "real-folder", crop)
     real_sets["grid"] = [matched_grid(im) for im in real]
     for gen in sets.values():
         if "whole" in gen:
@@ -358,9 +375,9 @@ def main() -> None:
         contact_sheet(args.sheet.with_name(args.sheet.stem + "-grid.png"),
                       {k: v for k, v in (("real", real_sets["grid"]), ("ours", sets["ours"]["grid"]),
                                          ("ecg-image-kit", sets["eik"].get("grid", []))) if v})
-    prep = {"whole": at_work_size, "train": lambda im: im, "grid": lambda im: im}
+    prep = {"whole": at_work_size, "grid": lambda im: im, **{t: (lambda im: im) for t in crops}}
     rows = []
-    for test in ("whole", "train", "grid"):
+    for test in ("whole", *crops, "grid"):
         real_in = [prep[test](im) for im in real_sets[test]]
         real_f = np.stack([features(im) for im in real_in])
         result = {}
@@ -376,7 +393,7 @@ def main() -> None:
     y = lambda n: np.r_[np.zeros(len(real)), np.ones(n)]  # noqa: E731
     print(f"\n[{args.label}] AUROC real vs generated (0.5 = indistinguishable; goal feature <= 0.85 "
           f"and below ecg-image-kit on every test)")
-    print(f"{'test':8s} {'classifier':8s} {'ours':>7s} {'95% CI':>14s} {'eik':>7s} {'95% CI':>14s} {'p(ours>=eik)':>13s}")
+    print(f"{'test':10s} {'classifier':8s} {'ours':>7s} {'95% CI':>14s} {'eik':>7s} {'95% CI':>14s} {'p(ours>=eik)':>13s}")
     for test, result in rows:
         for kind in ("feat", "cnn"):
             if result["ours"][kind] is None:
@@ -384,7 +401,7 @@ def main() -> None:
             n = args.n
             ours = result["ours"][kind]
             a = _auroc(y(n), ours)
-            line = f"{test:8s} {kind:8s} {a:7.3f}"
+            line = f"{test:10s} {kind:8s} {a:7.3f}"
             if "eik" in result:
                 eik = result["eik"][kind]
                 b = _auroc(y(n), eik)

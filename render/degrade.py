@@ -123,7 +123,11 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
     masks = dict(masks or {})
     _check_inputs(image, points, masks)
     given_image, given_masks = image, dict(masks)  # never hand the caller's arrays back aliased
-    pts = {k: np.asarray(v, dtype=np.float64).reshape(-1, 2).copy() for k, v in points.items()}
+    # every truth item travels as one (n, 2) array: one point transform per step, not per item
+    keys = list(points)
+    arrays = [np.asarray(points[k], dtype=np.float64).reshape(-1, 2) for k in keys]
+    splits = np.cumsum([len(a) for a in arrays])[:-1]
+    flat = np.concatenate(arrays) if arrays else np.zeros((0, 2))
     out_record = []
     for step in record:
         op = step["op"]
@@ -131,23 +135,21 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
             to_hw = tuple(step["to_hw"])
             image, matrix = geo.resize_image(image, to_hw)
             masks = {k: geo.binarise_mask(geo.resize_image(m, to_hw)[0]) for k, m in masks.items()}
-            pts = {k: geo.apply_homography_to_points(matrix, v) for k, v in pts.items()}
+            flat = geo.apply_homography_to_points(matrix, flat)
         elif op == "geometry":
             hw = image.shape[:2]
             matrix = np.asarray(step["matrix"], dtype=np.float64)
             curl = step.get("curl")
             out_hw = tuple(step["out_hw"]) if "out_hw" in step else None
             image, masks = geo.warp(image, masks, matrix, curl, tuple(step["border_rgb"]), out_hw)
-            residual = 0.0
-            for k, v in pts.items():
-                pts[k], r = geo.map_points(v, hw, matrix, curl)
-                residual = max(residual, r)
+            flat, residual = geo.map_points(flat, hw, matrix, curl)
             step = {**step, "curl_inverse_residual_px": residual}
         elif op in photo.STEPS:
             image = photo.STEPS[op](image, step)
         else:
             raise ValueError(f"replay_degradations: unknown step {op!r} in record")
         out_record.append(step)
+    pts = dict(zip(keys, np.split(flat, splits) if keys else []))
     h, w = image.shape[:2]
     visible = {k: (np.isfinite(v).all(axis=1) & (v[:, 0] >= 0) & (v[:, 0] <= w - 1)
                    & (v[:, 1] >= 0) & (v[:, 1] <= h - 1)) for k, v in pts.items()}

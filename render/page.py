@@ -278,9 +278,12 @@ def _dotted_separators(ink_layer, panels: list[Panel], grid_box, ppm: float, mas
     xs = sorted({p.x_mm for p in panels if p.column > 0})
     top, bottom = grid_box[1], max(p.bottom_mm for p in panels if not p.is_rhythm) if any(
         not p.is_rhythm for p in panels) else grid_box[3]
-    for x in xs:
-        for y in np.arange(top, bottom - 0.5, 2.0):
-            ink_layer.add(np.array([[x, y], [x, y + 1.0]]) * ppm, mask)
+    ys = np.arange(top, bottom - 0.5, 2.0)
+    for x in xs:  # one polyline per column, NaN between dashes (drawn as separate runs)
+        dashes = np.full((3 * len(ys), 2), np.nan)
+        dashes[0::3, 0] = dashes[1::3, 0] = x
+        dashes[0::3, 1], dashes[1::3, 1] = ys, ys + 1.0
+        ink_layer.add(dashes * ppm, mask)
 
 
 def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, ppm: float, text_mask,
