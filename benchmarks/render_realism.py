@@ -151,11 +151,13 @@ def at_work_size(image: np.ndarray) -> np.ndarray:
 
 def matched_grid(image: np.ndarray) -> np.ndarray:
     """Rescaled to MATCHED_PX_PER_MM by the measured grid period, then cut to the grid region."""
-    ppm = scan_crop.find_grid(image).px_per_mm
-    if ppm:
-        f = MATCHED_PX_PER_MM / ppm
+    found = scan_crop.find_grid(image)
+    if found.px_per_mm:
+        f = MATCHED_PX_PER_MM / found.px_per_mm
         image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-    return scan_crop.crop_to_grid(image)
+        box = tuple(int(round(v * f)) for v in found.box)
+        found = scan_crop.GridFinding(MATCHED_PX_PER_MM, found.score, box)
+    return scan_crop.crop_to_grid(image, finding=found)
 
 
 # ----------------------------------------------------------------------------- features
@@ -253,8 +255,8 @@ def _cnn_crops(image: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
     return np.stack([image[y:y + c, x:x + c] for y, x in zip(ys, xs)])
 
 
-def cnn_test(real: list[np.ndarray], gen: list[np.ndarray], seed: int, epochs: int = 6,
-             crops_per_image: int = 24) -> np.ndarray:
+def cnn_test(real: list[np.ndarray], gen: list[np.ndarray], seed: int, epochs: int = 5,
+             crops_per_image: int = 16) -> np.ndarray:
     """Out-of-fold per-image scores of a 4-layer CNN trained on random crops (CPU, ~1 min)."""
     import torch
     from sklearn.model_selection import StratifiedKFold
