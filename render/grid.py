@@ -79,7 +79,7 @@ def _layer(h: int, w: int, px_per_mm: float, box_px, width_mm: float, every: int
 @lru_cache(maxsize=6)
 def grid_page(height_px: int, width_px: int, px_per_mm: float, box_mm: tuple[float, float, float, float],
               color: str, style: str, paper_rgb: tuple[int, int, int], minor_line_mm: float = MINOR_WIDTH_MM,
-              minor_contrast: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+              minor_contrast: float = 1.0, major_contrast: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Blank page with the grid inside box_mm = (left, top, right, bottom); returns (rgb, mask).
 
     Both arrays are read-only (shared by the cache): copy before drawing on them. The two layers'
@@ -102,7 +102,8 @@ def grid_page(height_px: int, width_px: int, px_per_mm: float, box_mm: tuple[flo
                            MAJOR_WIDTH_MM if style == "lines" else DOT_MAJOR_MM, 5, style)
         index = minor * np.uint8(LEVELS) + major
         minor_rgb = colors[0] if minor_contrast == 1.0 else _darker(paper_rgb, colors[0], minor_contrast)
-        luts = _colour_luts(tuple(paper_rgb), minor_rgb, colors[1])
+        major_rgb = colors[1] if major_contrast == 1.0 else _darker(paper_rgb, colors[1], major_contrast)
+        luts = _colour_luts(tuple(paper_rgb), minor_rgb, major_rgb)
         page = cv2.merge([cv2.LUT(index, lut) for lut in luts])
         mask = np.where(np.maximum(minor, major) >= int(0.3 * (LEVELS - 1)) + 1, np.uint8(255), np.uint8(0))
     page.setflags(write=False)

@@ -79,12 +79,17 @@ def _resolve_degrade(degrade):
     return resolve_spec(degrade, DegradeSpec, DEGRADE_PRESETS, "degradation")
 
 
-def plot_area(style: PaperStyle, fs: float, n_samples: int) -> tuple[PlotArea, tuple[float, ...]]:
-    """Rows region and grid box (mm). Whole-millimetre edges keep baselines on grid lines."""
+def plot_area(style: PaperStyle, fs: float, n_samples: int, n_rows: int = 1) -> tuple[PlotArea, tuple[float, ...]]:
+    """Rows region and grid box (mm). Whole-millimetre edges keep baselines on grid lines.
+
+    With `style.row_pitch_mm` the rows are that far apart (real 12-lead printouts: ~25-38 mm)
+    and the grid ends 5 mm under the last one, instead of the rows filling the page height."""
     w_mm, h_mm = style.page_size_mm
     m = float(style.margin_mm)
     top = m + (HEADER_MM if style.header else 0)
     bottom = math.floor(h_mm - m - (FOOTER_MM if style.footer else 0))
+    if style.row_pitch_mm is not None:
+        bottom = min(bottom, math.ceil(top + n_rows * style.row_pitch_mm) + 5)
     right = math.floor(w_mm - m)
     pulse_mm = 5 * math.ceil((0.2 * style.paper_speed_mm_s + 4) / 5) if style.calibration else 5
     area = PlotArea(m, top, right, bottom, m + pulse_mm, style.paper_speed_mm_s, float(fs), n_samples)
@@ -132,9 +137,10 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
     draw_style = _draw_style(style_spec, out_size)
     ppm = draw_style.px_per_mm
     H, W = draw_style.page_size_px
-    area, grid_box = plot_area(style_spec, fs, arr.shape[1])
+    area, grid_box = plot_area(style_spec, fs, arr.shape[1], layout_spec.n_rows)
     grid_rgb, grid_mask = grid_page(H, W, ppm, grid_box, style_spec.grid_color, style_spec.grid_style,
-                                    style_spec.paper_rgb, style_spec.minor_line_mm, style_spec.minor_contrast)
+                                    style_spec.paper_rgb, style_spec.minor_line_mm, style_spec.minor_contrast,
+                                    style_spec.major_contrast)
     image = grid_rgb.copy()
     mask_dict: dict[str, np.ndarray] | None = None
     text_mask = None

@@ -53,6 +53,8 @@ class PaperStyle:
     label_font: str | None = None             # lead labels (None: `font`); real printouts: bold serif
     header_size_mm: float | None = None       # header/footer text height (None: label_size_mm)
     separator_style: str = "tick"
+    major_contrast: float = 1.0               # major line darkness relative to the stock colour
+    row_pitch_mm: float | None = None         # distance between rows (None: rows fill the page)
 
     def __post_init__(self):
         object.__setattr__(self, "paper_rgb", tuple(int(c) for c in self.paper_rgb))
@@ -77,8 +79,11 @@ class PaperStyle:
             problems.append(f"font and label_font must be one of {FONTS}")
         if self.separator_style not in SEPARATOR_STYLES:
             problems.append(f"separator_style must be one of {SEPARATOR_STYLES}")
-        if not (0.02 <= self.minor_line_mm <= 0.5 and 0.0 <= self.minor_contrast <= 3.0):
-            problems.append("minor_line_mm must be within 0.02..0.5 and minor_contrast within 0..3")
+        if not (0.02 <= self.minor_line_mm <= 0.5 and 0.0 <= self.minor_contrast <= 4.0
+                and 0.0 <= self.major_contrast <= 4.0):
+            problems.append("minor_line_mm must be within 0.02..0.5 and grid contrasts within 0..4")
+        if self.row_pitch_mm is not None and not 10.0 <= self.row_pitch_mm <= 100.0:
+            problems.append("row_pitch_mm must be within 10..100")
         if not 0.05 <= self.trace_width_mm <= 1.0:
             problems.append("trace_width_mm must be within 0.05..1.0")
         if problems:
@@ -119,7 +124,7 @@ class PaperStyle:
 
 
 _LATER_DEFAULTS = {"minor_line_mm": 0.08, "minor_contrast": 1.0, "label_font": None, "header_size_mm": None,
-                   "separator_style": "tick"}
+                   "separator_style": "tick", "major_contrast": 1.0, "row_pitch_mm": None}
 
 STYLE_PRESETS: dict[str, PaperStyle] = {
     "classic": PaperStyle(),
@@ -137,10 +142,12 @@ STYLE_PRESETS: dict[str, PaperStyle] = {
     # serif lead labels (about a third of the real scans)
     "thermal": PaperStyle(name="thermal", grid_color="grey", grid_style="thermal", paper_rgb=(250, 250, 248),
                           trace_rgb=(20, 20, 20), font="DejaVuSerif", label_font="DejaVuSerif-Bold",
-                          label_size_mm=4.5, header_size_mm=3.0, separator_style="dotted"),
+                          label_size_mm=4.5, header_size_mm=3.0, separator_style="dotted", minor_contrast=2.5,
+                          major_contrast=1.4, row_pitch_mm=32.0),
     # a hospital laser print: darker minor lines, bold serif labels
-    "clinical": PaperStyle(name="clinical", minor_line_mm=0.12, minor_contrast=1.5, font="DejaVuSerif",
-                           label_font="DejaVuSerif-Bold", label_size_mm=4.2, header_size_mm=3.0),
+    "clinical": PaperStyle(name="clinical", minor_line_mm=0.15, minor_contrast=2.5, major_contrast=1.3,
+                           font="DejaVuSerif", label_font="DejaVuSerif-Bold", label_size_mm=4.2, header_size_mm=3.0,
+                           row_pitch_mm=34.0),
 }
 
 

@@ -75,8 +75,10 @@ def random_style(rng: np.random.Generator, dpi: int | None = None) -> PaperStyle
         label_size_mm=float(np.round(rng.uniform(3.5, 5.0), 2)),
         margin_mm=int(rng.choice([5, 6, 8])),
         # few distinct values keep the cached grid rasters useful during on-the-fly training
-        minor_line_mm=(0.1, 0.13)[int(rng.integers(2))],
-        minor_contrast=(1.3, 1.6)[int(rng.integers(2))],
+        minor_line_mm=(0.12, 0.16)[int(rng.integers(2))],
+        minor_contrast=(2.0, 2.8)[int(rng.integers(2))],
+        major_contrast=(1.2, 1.5)[int(rng.integers(2))],
+        row_pitch_mm=None if rng.random() < 0.15 else float(rng.choice([27.0, 30.0, 33.0, 36.0])),
         label_font=_pick(rng, _LABEL_FONTS),
         header_size_mm=float(np.round(rng.uniform(2.5, 3.4), 2)),
         separator_style="dotted" if thermal and rng.random() < 0.8 else "tick",
