@@ -87,13 +87,14 @@ def plot_area(style: PaperStyle, fs: float, n_samples: int, n_rows: int = 1) -> 
     w_mm, h_mm = style.page_size_mm
     m = float(style.margin_mm)
     top = m + (HEADER_MM if style.header else 0)
-    bottom = math.floor(h_mm - m - (FOOTER_MM if style.footer else 0))
-    if style.row_pitch_mm is not None:
-        bottom = min(bottom, math.ceil(top + n_rows * style.row_pitch_mm) + 5)
+    bottom = grid_bottom = math.floor(h_mm - m - (FOOTER_MM if style.footer else 0))
+    if style.row_pitch_mm is not None and top + n_rows * style.row_pitch_mm + 5 <= bottom:
+        bottom = top + n_rows * style.row_pitch_mm
+        grid_bottom = math.ceil(bottom) + 5
     right = math.floor(w_mm - m)
     pulse_mm = 5 * math.ceil((0.2 * style.paper_speed_mm_s + 4) / 5) if style.calibration else 5
     area = PlotArea(m, top, right, bottom, m + pulse_mm, style.paper_speed_mm_s, float(fs), n_samples)
-    return area, (m, top, right, bottom)
+    return area, (m, top, right, grid_bottom)
 
 
 def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: int = 0,
