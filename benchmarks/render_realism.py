@@ -12,9 +12,9 @@ Generated, from the same PTB-XL records (records500, ecg_id 1..N):
   eik/...      the same three for ecg-image-kit pages (its --fully_random mode, handwriting off:
                that needs TensorFlow; grid colour and header random), run from a source checkout
                in its own venv: --eik PATH/codes/ecg-image-generator --eik-python VENV/bin/python
-Each test: (a) logistic regression on ~90 image statistics (colour, paper grey, edges, spectrum,
+Each test: (a) logistic regression on 73 image statistics (colour, paper grey, edges, spectrum,
 local contrast, flat-region noise, JPEG blockiness, grid period/strength), 5-fold CV repeated 5x;
-(b) a small CNN on 64 px crops (mean logit over crops per image), 5-fold CV. AUROC 0.5 = the
+(b) a small CNN on 48 px crops (mean logit over crops per image), 5-fold CV. AUROC 0.5 = the
 generated images cannot be told from real ones. CIs: bootstrap over images with the out-of-fold
 scores fixed; ours-vs-eik p-value: paired bootstrap over (real images, records).
 
@@ -53,7 +53,7 @@ _spec.loader.exec_module(scan_crop)
 
 MATCHED_PX_PER_MM = 4.35  # median of the real scans, measured from the grid period
 WORK_SIDE_PX = 1024       # whole images are analysed at this long side
-CNN_CROP_PX = 64
+CNN_CROP_PX = 48
 _EIK_DRIVER = '''
 import glob, os, random, sys, types
 gen, out, seed, recs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
@@ -222,6 +222,27 @@ def features(rgb: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(f, np.float64))
 
 
+FEATURE_NAMES = (
+    [f"{c}_{s}" for c in "RGB" for s in ("mean", "std", "p2", "p10", "p50", "p90", "p98")]
+    + ["sat_mean", "sat_p50", "sat_p90", "sat_p99"] + [f"hue_bin{k}" for k in range(8)] + ["coloured_frac"]
+    + ["paper_grey", "red_minus_blue", "dark80_frac", "dark140_frac", "ink_frac", "edge100_frac",
+       "edge250_frac", "grad_mean", "grad_p50", "grad_p90", "grad_p99"]
+    + [f"spectrum_band{k}" for k in range(8)] + ["spectrum_level", "spectrum_axis_peak"]
+    + [f"local_std_p{q}" for q in (10, 50, 90, 99)] + ["flat_noise", "median_resid", "flat_laplacian_std"]
+    + ["block_x_max", "block_x_7", "block_y_max", "block_y_7"]
+    + ["grid_score", "log_px_per_mm", "no_grid", "log_width_mm", "log_aspect", "log_pixels", "grid_area_frac"])
+
+
+def giveaways(real_f: np.ndarray, gen_f: np.ndarray, k: int = 6) -> str:
+    """The single features that best tell generated from real (univariate AUROC, both ways)."""
+    y = np.r_[np.zeros(len(real_f)), np.ones(len(gen_f))]
+    x = np.vstack([real_f, gen_f])
+    auc = np.array([_auroc(y, x[:, j]) if x[:, j].std() > 0 else 0.5 for j in range(x.shape[1])])
+    order = np.argsort(-np.abs(auc - 0.5))[:k]
+    return ", ".join(f"{FEATURE_NAMES[j]} {auc[j]:.2f} (real {np.median(real_f[:, j]):.3g} / gen "
+                     f"{np.median(gen_f[:, j]):.3g})" for j in order)
+
+
 # ----------------------------------------------------------------------------- tests
 def _auroc(y, s) -> float:
     from sklearn.metrics import roc_auc_score
@@ -255,9 +276,9 @@ def _cnn_crops(image: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
     return np.stack([image[y:y + c, x:x + c] for y, x in zip(ys, xs)])
 
 
-def cnn_test(real: list[np.ndarray], gen: list[np.ndarray], seed: int, epochs: int = 5,
-             crops_per_image: int = 16) -> np.ndarray:
-    """Out-of-fold per-image scores of a 4-layer CNN trained on random crops (CPU, ~1 min)."""
+def cnn_test(real: list[np.ndarray], gen: list[np.ndarray], seed: int, epochs: int = 4,
+             crops_per_image: int = 10) -> np.ndarray:
+    """Out-of-fold per-image scores of a 4-layer CNN trained on random crops (~1 CPU min)."""
     import torch
     from sklearn.model_selection import StratifiedKFold
     torch.set_num_threads(1)
@@ -268,7 +289,7 @@ def cnn_test(real: list[np.ndarray], gen: list[np.ndarray], seed: int, epochs: i
 
     def net():
         layers, ch = [], 3
-        for out in (16, 32, 48, 64):
+        for out in (8, 16, 24, 32):
             layers += [torch.nn.Conv2d(ch, out, 3, padding=1), torch.nn.BatchNorm2d(out), torch.nn.ReLU(),
                        torch.nn.MaxPool2d(2)]
             ch = out
@@ -296,7 +317,7 @@ def cnn_test(real: list[np.ndarray], gen: list[np.ndarray], seed: int, epochs: i
         model.eval()
         with torch.no_grad():
             for i in te:
-                scores[i] = float(model(batch([i], 16)).mean())
+                scores[i] = float(model(batch([i], 12)).mean())
     return scores
 
 
@@ -360,10 +381,10 @@ def main() -> None:
     if args.eik:
         sets["eik"]["whole"] = eik_pages(records, args.eik, args.eik_python, args.cache, args.seed)
         for test, crop in crops.items():
-            sets["eik"][test] = through_scanfolder(sets["eik"]["whole"], args.size, args.cache / "eik-folder", crop)
+            sets["eik"][test] = through_scanfolder(sets["eik"]["whole"], args.size, args.cache / f"tmp-{args.label}-eik", crop)
     real_sets = {"whole": real}
     for test, crop in crops.items():
-        real_sets[test] = through_scanfolder(real, args.size, args.cache / "real-folder", crop)
+        real_sets[test] = through_scanfolder(real, args.size, args.cache / f"tmp-{args.label}-real", crop)
     real_sets["grid"] = [matched_grid(im) for im in real]
     for gen in sets.values():
         if "whole" in gen:
@@ -389,7 +410,8 @@ def main() -> None:
             gen_in = [prep[test](im) for im in gen[test]]
             gen_f = np.stack([features(im) for im in gen_in])
             result[name] = {"feat": feature_test(real_f, gen_f, args.seed),
-                            "cnn": None if args.no_cnn else cnn_test(real_in, gen_in, args.seed)}
+                            "cnn": None if args.no_cnn else cnn_test(real_in, gen_in, args.seed),
+                            "why": giveaways(real_f, gen_f)}
         rows.append((test, result))
         print(f"  {test}: done at {time.time() - t0:.0f} s", flush=True)
     y = lambda n: np.r_[np.zeros(len(real)), np.ones(n)]  # noqa: E731
@@ -411,6 +433,10 @@ def main() -> None:
                                           args.seed)
                 line += (f"   [{ci_a[0]:.3f},{ci_a[1]:.3f}] {b:7.3f}   [{ci_b[0]:.3f},{ci_b[1]:.3f}] {p:13.4f}")
             print(line)
+    print("\nfeatures that give the generated images away (univariate AUROC; real / generated medians):")
+    for test, result in rows:
+        for name, r in result.items():
+            print(f"  {test:10s} {name:4s}: {r['why']}")
     print(f"total {time.time() - t0:.0f} s")
 
 
