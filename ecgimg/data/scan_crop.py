@@ -122,9 +122,16 @@ def _quadrature_energy(sig: np.ndarray, period_px: float, axis: int) -> np.ndarr
     return cv2.magnitude(a, b)
 
 
-def _span(active: np.ndarray) -> tuple[int, int]:
+def _span(active: np.ndarray, max_gap: int = 0) -> tuple[int, int]:
+    """(start, stop) of the longest run of True, bridging gaps up to `max_gap` (whole axis if none):
+    a header or footer line of text beyond a blank band is not part of the grid."""
     idx = np.flatnonzero(active)
-    return (int(idx[0]), int(idx[-1]) + 1) if len(idx) else (0, len(active))
+    if not len(idx):
+        return 0, len(active)
+    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
+    starts, stops = np.r_[idx[0], idx[breaks + 1]], np.r_[idx[breaks], idx[-1]] + 1
+    k = int(np.argmax(stops - starts))
+    return int(starts[k]), int(stops[k])
 
 
 def _ink_box(small: np.ndarray) -> tuple[int, int, int, int]:
@@ -134,7 +141,7 @@ def _ink_box(small: np.ndarray) -> tuple[int, int, int, int]:
     ink = (grey.astype(np.int16) < local - 40) & (grey < 140)
     rows = cv2.blur(ink.mean(axis=1, dtype=np.float32)[:, None], (1, 15)).ravel() > 0.01
     cols = ink.mean(axis=0) > 0.002
-    (y0, y1), (x0, x1) = _span(rows), _span(cols)
+    (y0, y1), (x0, x1) = _span(rows, len(rows)), _span(cols, len(cols))
     return x0, y0, x1, y1
 
 
@@ -164,7 +171,8 @@ def find_grid(rgb: np.ndarray) -> GridFinding:
     k = int(major) | 1
     energy = cv2.blur(energy, (k, k))
     grid = energy > 0.5 * _p90(energy)
-    (y0, y1), (x0, x1) = _span(grid.mean(axis=1) > 0.35), _span(grid.mean(axis=0) > 0.35)
+    gap = int(6 * major)  # 30 mm: lighting and perspective thin the grid mask in photos
+    (y0, y1), (x0, x1) = _span(grid.mean(axis=1) > 0.35, gap), _span(grid.mean(axis=0) > 0.35, gap)
     return GridFinding(major / MAJOR_MM / f, score, _to_input((x0, y0, x1, y1), f, h, w))
 
 
