@@ -213,11 +213,11 @@ class DegradeSpec:
 
 
 _SCANNER = CameraSpec(paper_level=(0.84, 0.97), cast=0.03, black_lift=(0.0, 0.1),
-                      noise_std=(0.006, 0.02), chroma_noise=0.3, sharpen=(0.0, 0.8),
+                      noise_std=(0.015, 0.05), chroma_noise=0.3, sharpen=(0.0, 0.8),
                       jpeg_quality=(75, 95), resample=(0.75, 1.0), second_jpeg_prob=0.4)
 _PHONE = CameraSpec(paper_level=(0.72, 0.93), cast=0.06, black_lift=(0.02, 0.1),
-                    noise_std=(0.012, 0.035), chroma_noise=0.5, sharpen=(0.3, 1.4),
-                    jpeg_quality=(70, 92), resample=(0.6, 0.95), second_jpeg_prob=0.7)
+                    noise_std=(0.03, 0.085), chroma_noise=0.5, sharpen=(0.3, 1.4),
+                    jpeg_quality=(60, 90), resample=(0.6, 0.95), second_jpeg_prob=0.7)
 
 DEGRADE_PRESETS: dict[str, DegradeSpec] = {
     "none": DegradeSpec(),
