@@ -18,6 +18,16 @@ def _folder(tmp_path):
     return tmp_path
 
 
+def test_images_that_are_not_pages_are_reported_not_dropped(tmp_path):
+    folder = _folder(tmp_path)
+    Image.new("RGB", (300, 90), (250, 230, 230)).save(folder / "lead-ii.png")  # a single-lead crop
+    model = timm_model("resnet10t", num_classes=1, input_size=48)
+    table = predict_folder(model, folder, class_names=["af"])
+    row = table[table["file"] == "lead-ii.png"].iloc[0]
+    assert "not a page" in row["error"] and np.isnan(row["prob_af"])
+    assert len(table) == 5
+
+
 def test_probabilities_csv(tmp_path):
     folder = _folder(tmp_path / "scans" if (tmp_path / "scans").mkdir() is None else tmp_path)
     model = timm_model("resnet10t", num_classes=2, input_size=48)

@@ -176,6 +176,7 @@ class ScanFolder(Dataset):
         self.grayscale = grayscale
         self.max_pixels = max_pixels
         self.crop = crop
+        self.min_side_px, self.max_aspect = min_side_px, max_aspect
         self.class_names: list[str] = []
         self.targets: np.ndarray | None = None
         if labels_csv is not None:
