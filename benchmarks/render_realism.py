@@ -5,8 +5,8 @@ Generated, from the same PTB-XL records (records500, ecg_id 1..N):
   ours/whole   render.random_spec page as delivered (what `ecg-render --random` writes)
   ours/train-page  RenderedImages(image_size=S) views (the training path, with out_size),
                letterboxed, against real scans through ScanFolder(image_size=S, crop="page")
-  ours/train-grid  the same cut to the lead grid (RenderedImages(crop="grid")) against real scans
-               through ScanFolder(crop="grid"), where this tree's ScanFolder can cut scans
+  ours/train-grid  the grid-cut training policy (RenderedImages(**PRETRAIN_PAGES)) against real
+               scans through ScanFolder(crop="grid"), where this tree's ScanFolder can cut scans
   ours/grid    whole pages and real scans alike rescaled to the real median 4.35 px/mm (scale
                measured from the grid period) and cut to the grid region, by the same detector
   eik/...      the same three for ecg-image-kit pages (its --fully_random mode, handwriting off:
@@ -102,9 +102,12 @@ def scanfolder_crops() -> bool:
 
 
 def ours_train(records, seed: int, size: int, crop: str) -> list[np.ndarray]:
-    from ecgimg.data.images import RenderedImages
-    ds = RenderedImages(np.stack([r[1] for r in records]), seed=seed, image_size=size,
-                        fs=records[0][2], leads=records[0][3], crop=crop)
+    """crop="page": RenderedImages' defaults (letterboxed page); crop="grid": the project's
+    grid-cut training policy, PRETRAIN_PAGES (drawn at 2x, cut to the lead grid, stretched)."""
+    from ecgimg.data import images
+    policy = dict(images.PRETRAIN_PAGES) if crop == "grid" else {}
+    ds = images.RenderedImages(np.stack([r[1] for r in records]), seed=seed, image_size=size,
+                               fs=records[0][2], leads=records[0][3], **policy)
     return [ds.render_view(i) for i in range(len(records))]
 
 
