@@ -6,6 +6,7 @@ Times are CPU time of this process (``time.process_time``), median of repeats, w
 to one thread, so they approximate one core even on a shared machine.
 
 Run: .venv/bin/python benchmarks/degrade_speed.py [--repeats N]
+(PYTHONPATH=<other checkout> measures that checkout's degradations: before/after in one run.)
 """
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # PYTHONPATH (another checkout) wins
 import render  # noqa: E402
 from render import degrade_spec as S  # noqa: E402
 from render.degrade import DEGRADE_PRESETS, DegradeSpec, apply_degradations, random_degrade_spec  # noqa: E402
@@ -42,6 +47,14 @@ SINGLE = {
     "photocopy": DegradeSpec(black_white=S.BlackWhiteSpec("photocopy")),
     "fax": DegradeSpec(black_white=S.BlackWhiteSpec("fax")),
 }
+if hasattr(S, "CameraSpec"):  # effects added by issue 12 (absent when PYTHONPATH is an older checkout)
+    SINGLE.update({
+        "framing tight": DegradeSpec(framing=S.FramingSpec("tight")),
+        "ripple": DegradeSpec(ripple=S.RippleSpec()),
+        "camera scanner": DegradeSpec(camera=DEGRADE_PRESETS["scan"].camera),
+        "camera phone": DegradeSpec(camera=DEGRADE_PRESETS["photo"].camera),
+        "glare": DegradeSpec(lighting=S.LightingSpec(max_glare=2)),
+    })
 
 
 def synthetic_signal(seed: int = 0) -> np.ndarray:

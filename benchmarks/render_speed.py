@@ -5,8 +5,10 @@ Measures, in one run on the same real PTB-XL record (or a synthetic one when the
   B. randomly degraded page at 512 px training size (render.random_spec + render.render)
   C. ecg-plot 0.3 chart rasterised through its Matplotlib adapter at 200 DPI
   D. a plain Matplotlib 3x4+1R page with a 1/5 mm grid at 200 DPI (the ecg-image-kit approach)
+  E. a random training view as RenderedImages draws it (image_size 256, render_dpi 100, out_size)
 Times are CPU seconds of this process (time.process_time), so other jobs on a shared machine do
 not inflate them; wall-clock figures are printed too. Usage: python benchmarks/render_speed.py [N]
+PYTHONPATH=<other checkout> measures that checkout's renderer with this script (before/after).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 cv2.setNumThreads(1)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # PYTHONPATH (another checkout) wins
 import render  # noqa: E402
 
 STANDARD = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
@@ -105,22 +107,32 @@ def main(n: int = 30) -> None:
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())
 
+    from ecgimg.data.images import RenderedImages
+
+    views = RenderedImages(np.stack([sig] * 4), seed=0, image_size=256, fs=fs, leads=leads)
+
+    def training_view(i):
+        return views.render_view(abs(i) % 4, view=abs(i))
+
     slow_n = max(3, n // 10)
     results = {
         "A ours: clean 3x4+1R 200-DPI letter + full truth": timed(clean, n),
         "B ours: random degraded page at 512 px (training)": timed(degraded, n, warmup=10),
         "C ecg-plot 0.3 via Matplotlib adapter, 200 DPI": timed(ecgplot, slow_n),
         "D plain Matplotlib 3x4+1R page + grid, 200 DPI": timed(plain_matplotlib, slow_n),
+        "E ours: RenderedImages random view, 256 px": timed(training_view, n, warmup=5),
     }
     print(f"signal: {source}; {n} pages for A/B, {slow_n} for C/D; one thread (cv2/OMP)")
     print(f"{'case':54s} {'ms CPU':>8s} {'pages/s CPU':>12s} {'ms wall':>8s}")
     for name, (cpu, wall) in results.items():
         print(f"{name:54s} {cpu * 1e3:8.1f} {1 / cpu:12.1f} {wall * 1e3:8.1f}")
-    a, b, c, d = (v[0] for v in results.values())
+    a, b, c, d, e = (v[0] for v in results.values())
     print(f"ratios (CPU): clean ours vs ecg-plot {c / a:.1f}x, vs plain Matplotlib {d / a:.1f}x; "
           f"degraded-512 ours vs ecg-plot {c / b:.1f}x, vs plain Matplotlib {d / b:.1f}x")
     print(f"goals: clean >= 60 pages/s: {'MET' if 1 / a >= 60 else 'NOT MET'} ({1 / a:.1f}); "
-          f"degraded 512 px >= 25 images/s: {'MET' if 1 / b >= 25 else 'NOT MET'} ({1 / b:.1f})")
+          f"degraded 512 px >= 25 images/s: {'MET' if 1 / b >= 25 else 'NOT MET'} ({1 / b:.1f}); "
+          f"training view 256 px >= 25 images/s: {'MET' if 1 / e >= 25 else 'NOT MET'} ({1 / e:.1f})")
+    print(f"renderer: {render.__file__}")
 
 
 if __name__ == "__main__":

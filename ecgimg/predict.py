@@ -63,6 +63,11 @@ def predict_folder(model: torch.nn.Module, folder: str | Path, out_csv: str | Pa
         errors += list(batch["error"])
         outputs.append(out.numpy())
     values = np.concatenate(outputs)
+    for name in scans.skipped:  # not a page (single-lead crop, strip): reported, not dropped
+        files.append(name)
+        errors.append(f"not a page image (short side < {scans.min_side_px} px or wider than "
+                      f"{scans.max_aspect:g}:1); skipped")
+        values = np.concatenate([values, np.full((1, values.shape[1]), np.nan, values.dtype)])
     bad = np.array([bool(e) for e in errors])
     values[bad] = np.nan
     if head == "logits":

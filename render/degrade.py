@@ -7,9 +7,11 @@
 2. *execute*: apply the record to image, masks and points. ``replay_degradations`` runs phase 2
    alone, so a stored record reproduces the image byte for byte.
 
-Step order follows the physics: paper tint, creases and wrinkles live on the page (so they bend
-with it), then the page geometry (curl, rotation, perspective, crop: one resampling), then the
-camera/scanner (lighting, blur, colour, black-and-white, noise, JPEG).
+Step order follows the physics: what the capture frames (framing, planned first: it sets the
+working and output sizes), paper tint, creases and wrinkles live on the page (so they bend
+with it), then the page geometry (framing, ripple, curl, rotation, perspective, crop: one
+resampling), then the light and optics (lighting, glare, blur, colour, black-and-white, noise,
+JPEG) and the camera model at its capture resolution (see ``render.degrade_capture``).
 Spec magnitudes are relative to the image size, so one spec means the same at 512 px and 200 DPI.
 """
 from __future__ import annotations
@@ -22,17 +24,19 @@ import numpy as np
 
 from render import degrade_geometry as geo
 from render import degrade_photometric as photo
+from render.degrade_capture import plan_camera, plan_framing
 from render.degrade_plan import plan_geometry, plan_photometric
-from render.degrade_spec import (DEGRADE_PRESETS, BlackWhiteSpec, BlurSpec, ColourSpec,
-                                 CreaseSpec, CropSpec, CurlSpec, DegradeSpec, JpegSpec,
-                                 LightingSpec, NoiseSpec, PaperSpec, PerspectiveSpec,
-                                 RotationSpec, WrinkleSpec, random_degrade_spec)
+from render.degrade_spec import (DEGRADE_PRESETS, BlackWhiteSpec, BlurSpec, CameraSpec,
+                                 ColourSpec, CreaseSpec, CropSpec, CurlSpec, DegradeSpec,
+                                 FramingSpec, JpegSpec, LightingSpec, NoiseSpec, PaperSpec,
+                                 PerspectiveSpec, RippleSpec, RotationSpec, WrinkleSpec,
+                                 random_degrade_spec)
 
 __all__ = [
     "DEGRADE_PRESETS", "DegradeSpec", "Degraded", "apply_degradations", "random_degrade_spec",
-    "replay_degradations", "BlackWhiteSpec", "BlurSpec", "ColourSpec", "CreaseSpec", "CropSpec",
-    "CurlSpec", "JpegSpec", "LightingSpec", "NoiseSpec", "PaperSpec", "PerspectiveSpec",
-    "RotationSpec", "WrinkleSpec",
+    "replay_degradations", "BlackWhiteSpec", "BlurSpec", "CameraSpec", "ColourSpec", "CreaseSpec",
+    "CropSpec", "CurlSpec", "FramingSpec", "JpegSpec", "LightingSpec", "NoiseSpec", "PaperSpec",
+    "PerspectiveSpec", "RippleSpec", "RotationSpec", "WrinkleSpec",
 ]
 
 
@@ -66,31 +70,49 @@ def _check_inputs(image: np.ndarray, points: dict, masks: dict) -> None:
 
 def apply_degradations(image: np.ndarray, points: dict[str, np.ndarray],
                        masks: dict[str, np.ndarray] | None, spec: DegradeSpec,
-                       rng: np.random.Generator, out_size: tuple[int, int] | None = None
-                       ) -> Degraded:
+                       rng: np.random.Generator, out_size: tuple[int, int] | None = None,
+                       px_per_mm: float | None = None, content_box_px=None) -> Degraded:
     """Degrade a clean page and move its truth points/masks with it.
 
     ``out_size`` (H, W): the page is resized to it FIRST and every effect runs at that size, so
-    training-size renders stay cheap; the output then has exactly that size.
+    training-size renders stay cheap; the output then has exactly that size. ``px_per_mm`` of the
+    page and its lead-grid box ``content_box_px`` (x0, y0, x1, y1) let framing and the camera
+    work in physical units (without them: the whole page, ~200 mm on the short side).
     """
     masks = masks or {}
     _check_inputs(image, points, masks)
     if not isinstance(spec, DegradeSpec):
         raise TypeError(f"apply_degradations: spec must be a DegradeSpec, got {type(spec).__name__}")
     record: list[dict[str, Any]] = []
+    page_hw = image.shape[:2]
+    out_hw = None
     if out_size is not None:
         out_hw = (int(out_size[0]), int(out_size[1]))
         if min(out_hw) < 8:
             raise ValueError(f"apply_degradations: out_size {out_size} is too small (min 8 px)")
-        if out_hw != image.shape[:2]:
-            record.append({"op": "resize", "from_hw": list(image.shape[:2]), "to_hw": list(out_hw)})
-    hw = out_hw if out_size is not None else image.shape[:2]
+    framing = None
+    if spec.framing is not None:
+        framing = plan_framing(spec.framing, rng, page_hw, content_box_px, out_hw)
+        hw = tuple(framing["work_hw"])
+    else:
+        hw = out_hw if out_hw is not None else page_hw
+    if tuple(hw) != tuple(page_hw):
+        record.append({"op": "resize", "from_hw": list(page_hw), "to_hw": list(hw)})
+    ppm = px_per_mm if px_per_mm else min(page_hw) / 200.0
+    work_ppm = ppm * float(np.sqrt(hw[0] * hw[1] / (page_hw[0] * page_hw[1])))
     paper_steps, camera_steps = plan_photometric(spec, rng, hw)
     record += paper_steps
-    geometry = plan_geometry(spec, rng, hw, paper_steps)
+    geometry = plan_geometry(spec, rng, hw, paper_steps, framing, page_hw, work_ppm)
     if geometry is not None:
         record.append(geometry)
     record += camera_steps
+    if spec.camera is not None:
+        final_hw = tuple(geometry["out_hw"]) if geometry is not None and "out_hw" in geometry else tuple(hw)
+        final_ppm = work_ppm * float(np.sqrt(final_hw[0] * final_hw[1] / (hw[0] * hw[1])))
+        if framing is not None:  # the frame box, not the page, fills the output
+            x0, y0, x1, y1 = framing["box_page_px"]
+            final_ppm = ppm * float(np.sqrt(final_hw[0] * final_hw[1] / ((x1 - x0) * (y1 - y0))))
+        record += plan_camera(spec.camera, rng, final_hw, final_ppm, fixed_size=out_hw is not None)
     return replay_degradations(image, points, masks, record)
 
 
@@ -101,7 +123,11 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
     masks = dict(masks or {})
     _check_inputs(image, points, masks)
     given_image, given_masks = image, dict(masks)  # never hand the caller's arrays back aliased
-    pts = {k: np.asarray(v, dtype=np.float64).reshape(-1, 2).copy() for k, v in points.items()}
+    # every truth item travels as one (n, 2) array: one point transform per step, not per item
+    keys = list(points)
+    arrays = [np.asarray(points[k], dtype=np.float64).reshape(-1, 2) for k in keys]
+    splits = np.cumsum([len(a) for a in arrays])[:-1]
+    flat = np.concatenate(arrays) if arrays else np.zeros((0, 2))
     out_record = []
     for step in record:
         op = step["op"]
@@ -109,22 +135,21 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
             to_hw = tuple(step["to_hw"])
             image, matrix = geo.resize_image(image, to_hw)
             masks = {k: geo.binarise_mask(geo.resize_image(m, to_hw)[0]) for k, m in masks.items()}
-            pts = {k: geo.apply_homography_to_points(matrix, v) for k, v in pts.items()}
+            flat = geo.apply_homography_to_points(matrix, flat)
         elif op == "geometry":
             hw = image.shape[:2]
             matrix = np.asarray(step["matrix"], dtype=np.float64)
             curl = step.get("curl")
-            image, masks = geo.warp(image, masks, matrix, curl, tuple(step["border_rgb"]))
-            residual = 0.0
-            for k, v in pts.items():
-                pts[k], r = geo.map_points(v, hw, matrix, curl)
-                residual = max(residual, r)
+            out_hw = tuple(step["out_hw"]) if "out_hw" in step else None
+            image, masks = geo.warp(image, masks, matrix, curl, tuple(step["border_rgb"]), out_hw)
+            flat, residual = geo.map_points(flat, hw, matrix, curl)
             step = {**step, "curl_inverse_residual_px": residual}
         elif op in photo.STEPS:
             image = photo.STEPS[op](image, step)
         else:
             raise ValueError(f"replay_degradations: unknown step {op!r} in record")
         out_record.append(step)
+    pts = dict(zip(keys, np.split(flat, splits) if keys else []))
     h, w = image.shape[:2]
     visible = {k: (np.isfinite(v).all(axis=1) & (v[:, 0] >= 0) & (v[:, 0] <= w - 1)
                    & (v[:, 1] >= 0) & (v[:, 1] <= h - 1)) for k, v in pts.items()}

@@ -33,6 +33,20 @@ def resize_matrix(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarra
     return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
 
 
+def resize_plan(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> tuple[int, np.ndarray]:
+    """(number of pyrDown halvings, 3x3 source -> destination pixel map) of ``resize_image``."""
+    matrix = np.eye(3)
+    h, w = src_hw
+    halvings = 0
+    while h >= 2 * dst_hw[0] and w >= 2 * dst_hw[1]:
+        h, w = (h + 1) // 2, (w + 1) // 2  # cv2.pyrDown's default size
+        matrix = np.diag([0.5, 0.5, 1.0]) @ matrix
+        halvings += 1
+    if (h, w) != tuple(dst_hw):
+        matrix = resize_matrix((h, w), dst_hw) @ matrix
+    return halvings, matrix
+
+
 def resize_image(image: np.ndarray, dst_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Resize to (H, W) and return the 3x3 matrix mapping source to destination pixel coords.
 
@@ -41,15 +55,13 @@ def resize_image(image: np.ndarray, dst_hw: tuple[int, int]) -> tuple[np.ndarray
     thin traces never alias away, and a 200-DPI letter page reaches 512 px in ~3.5 ms instead
     of ~7.5 ms for one INTER_AREA pass. Growing uses bilinear interpolation.
     """
-    matrix = np.eye(3)
-    while image.shape[0] >= 2 * dst_hw[0] and image.shape[1] >= 2 * dst_hw[1]:
+    halvings, matrix = resize_plan(image.shape[:2], dst_hw)
+    for _ in range(halvings):
         image = cv2.pyrDown(image)
-        matrix = np.diag([0.5, 0.5, 1.0]) @ matrix
     h, w = image.shape[:2]
     if (h, w) != tuple(dst_hw):
         interp = cv2.INTER_AREA if dst_hw[0] * dst_hw[1] < h * w else cv2.INTER_LINEAR
         image = cv2.resize(image, (dst_hw[1], dst_hw[0]), interpolation=interp)
-        matrix = resize_matrix((h, w), dst_hw) @ matrix
     return image, matrix
 
 
@@ -130,6 +142,11 @@ def curl_backward_displacement(xs: np.ndarray, ys: np.ndarray, hw: tuple[int, in
         prof = fold["shift_px"] * np.tanh(d / fold["width_px"])
         bx += nx * prof
         by += ny * prof
+    for wave in curl.get("ripple", []):  # slight non-periodic warp: smooth plane waves
+        arg = xs * wave["kx"] + ys * wave["ky"] + wave["phase"]
+        s = np.sin(arg)
+        bx += wave["ax"] * s
+        by += wave["ay"] * s
     return bx, by
 
 
@@ -168,6 +185,8 @@ def curl_lipschitz_bound(hw: tuple[int, int], curl: dict) -> float:
         bound += 2.0 * abs(edge["amount_px"]) / span * 1.5 + abs(edge["amount_px"]) * 2.0 / min(h, w)
     for fold in curl.get("folds", []):
         bound += abs(fold["shift_px"]) / fold["width_px"]
+    for wave in curl.get("ripple", []):
+        bound += np.hypot(wave["ax"], wave["ay"]) * np.hypot(wave["kx"], wave["ky"])
     return bound
 
 
@@ -184,21 +203,24 @@ def _homography_then_curl(xs: np.ndarray, ys: np.ndarray, inv: list[list[float]]
 
 
 def backward_maps(hw: tuple[int, int], matrix: np.ndarray, curl: dict | None,
-                  step_px: int = MAP_STEP_PX) -> tuple[np.ndarray, np.ndarray]:
+                  step_px: int = MAP_STEP_PX, page_hw: tuple[int, int] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """float32 remap tables: output pixel -> source pixel through H^-1 and then the curl field.
 
     The smooth part (homography, bow, curled edge) is evaluated exactly on a grid every
     ``step_px`` pixels and upsampled bilinearly (error < 0.01 px for these fields: their second
     derivatives are tiny); folds have sharp tanh profiles, so they are added at full resolution.
     ``step_px=1`` evaluates everything exactly at every pixel (used by tests as the reference).
+    ``hw`` is the output size; the curl field is defined over the page (``page_hw``, default hw).
     """
     h, w = hw
+    page_hw = tuple(page_hw or hw)
     inv = [[float(v) for v in row] for row in np.linalg.inv(np.asarray(matrix, np.float64))]
     smooth = {k: v for k, v in (curl or {}).items() if k != "folds"}
     folds = (curl or {}).get("folds") or []
     if step_px <= 1:
         qx, qy = _homography_then_curl(np.arange(w, dtype=np.float32)[None, :],
-                                       np.arange(h, dtype=np.float32)[:, None], inv, hw, smooth)
+                                       np.arange(h, dtype=np.float32)[:, None], inv, page_hw, smooth)
     else:
         # coarse sample k sits where cv2.resize (x s) puts it: x = (k + 0.5) s - 0.5, with one
         # padding sample each side so the border never needs extrapolation; crop afterwards.
@@ -206,25 +228,27 @@ def backward_maps(hw: tuple[int, int], matrix: np.ndarray, curl: dict | None,
         cw, ch = -(-w // s) + 2, -(-h // s) + 2
         xs = ((np.arange(cw, dtype=np.float32) + 0.5) * s - 0.5 - s)[None, :]
         ys = ((np.arange(ch, dtype=np.float32) + 0.5) * s - 0.5 - s)[:, None]
-        cx, cy = _homography_then_curl(xs, ys, inv, hw, smooth)
+        cx, cy = _homography_then_curl(xs, ys, inv, page_hw, smooth)
         up = cv2.resize(cv2.merge([cx, cy]), (cw * s, ch * s), interpolation=cv2.INTER_LINEAR)
         qx, qy = cv2.split(up[s:s + h, s:s + w])
     if folds:
         # folds are defined in page coordinates: evaluate at the page point q = H^-1 o
         px, py = _homography_then_curl(np.arange(w, dtype=np.float32)[None, :],
-                                       np.arange(h, dtype=np.float32)[:, None], inv, hw, None)
-        bx, by = curl_backward_displacement(px, py, hw, {"folds": folds})
+                                       np.arange(h, dtype=np.float32)[:, None], inv, page_hw, None)
+        bx, by = curl_backward_displacement(px, py, page_hw, {"folds": folds})
         qx, qy = qx + bx, qy + by
     return np.ascontiguousarray(qx), np.ascontiguousarray(qy)
 
 
 def warp(image: np.ndarray, masks: dict[str, np.ndarray], matrix: np.ndarray, curl: dict | None,
-         border_rgb: tuple[int, int, int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Resample image (bilinear) and masks (bilinear, then re-binarised) through the geometry."""
-    h, w = image.shape[:2]
+         border_rgb: tuple[int, int, int], out_hw: tuple[int, int] | None = None
+         ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Resample image (bilinear) and masks (bilinear, then re-binarised) through the geometry
+    into an output of ``out_hw`` (default: the input size)."""
+    h, w = out_hw or image.shape[:2]
     border = tuple(int(c) for c in border_rgb)
     if curl:
-        mx, my = backward_maps((h, w), matrix, curl)
+        mx, my = backward_maps((h, w), matrix, curl, page_hw=image.shape[:2])
 
         def resample(img, value):
             return cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,

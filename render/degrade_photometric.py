@@ -125,7 +125,25 @@ def lighting(image: np.ndarray, p: dict) -> np.ndarray:
         field = field * (1.0 - shade)
     if p.get("auto_exposure", False):  # a phone meters the scene: brighten dim frames, capped
         field = field * np.float32(min(1.0 / max(float(field.mean()), 1e-3), 1.0 / max(float(field.max()), 1e-3) * 1.1))
-    return _multiply(image, _upsample(np.clip(field, 0.05, 1.5), (h, w)))
+    out = _multiply(image, _upsample(np.clip(field, 0.05, 1.5), (h, w)))
+    if p.get("glare"):
+        out = _glare(out, p["glare"], (lh, lw))
+    return out
+
+
+def _glare(image: np.ndarray, spots: list, low_hw: tuple[int, int]) -> np.ndarray:
+    """Specular glare: soft elliptical spots that wash the image towards white (additive light)."""
+    lh, lw = low_hw
+    yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
+    veil = np.zeros((lh, lw), np.float32)
+    for g in spots:
+        cx, cy = g["centre"][0] * (lw - 1), g["centre"][1] * (lh - 1)
+        rx, ry = g["radius"] * lw, g["radius"] * g["aspect"] * lw
+        d2 = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
+        veil = np.maximum(veil, np.float32(g["strength"]) * np.exp(-d2))
+    veil = cv2.merge([_upsample(veil, image.shape[:2])] * 3)
+    white = np.full_like(image, 255)
+    return cv2.add(cv2.multiply(image, 1.0 - veil, dtype=cv2.CV_8U), cv2.multiply(white, veil, dtype=cv2.CV_8U))
 
 
 def defocus_kernel(radius_px: float) -> np.ndarray:
@@ -201,10 +219,30 @@ def noise(image: np.ndarray, p: dict) -> np.ndarray:
     channels = 3 if p["per_channel"] else 1
     layers = [_noise_field((nh, nw), rng) for _ in range(channels)]
     field = cv2.merge([np.ascontiguousarray(n) for n in (layers * 3 if channels == 1 else layers)])
+    if "chroma" in p:  # sensor noise: a shared (luma) part plus a per-channel (chroma) part
+        c = float(p["chroma"])
+        luma = _noise_field((nh, nw), rng)
+        field = cv2.addWeighted(field, np.sqrt(c), cv2.merge([np.ascontiguousarray(luma)] * 3), np.sqrt(1 - c), 0.0)
     field *= np.float32(p["std"] * 255.0)
     if (nh, nw) != (h, w):
         field = cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR)
     return cv2.add(image, field, dtype=cv2.CV_8U)
+
+
+def exposure(image: np.ndarray, p: dict) -> np.ndarray:
+    """Camera exposure and white balance: out = black + in * gain * (1 - black / 255) per
+    channel (paper lands at gain * 255, ink at the flare-lifted black), as one lookup table."""
+    ramp = np.arange(256, dtype=np.float32)[:, None]
+    gain = np.asarray(p["gain_rgb"], np.float32)[None, :]
+    black = np.asarray(p["black_rgb"], np.float32)[None, :]
+    lut = np.clip(black + ramp * gain * (1.0 - black / 255.0) + 0.5, 0, 255).astype(np.uint8)
+    return cv2.LUT(image, lut.reshape(256, 1, 3))
+
+
+def sharpen(image: np.ndarray, p: dict) -> np.ndarray:
+    """Unsharp mask, as phone and scanner firmware apply before JPEG (halos along the trace)."""
+    soft = cv2.GaussianBlur(image, (0, 0), p["sigma_px"])
+    return cv2.addWeighted(image, 1.0 + p["amount"], soft, -p["amount"], 0.0)
 
 
 def jpeg(image: np.ndarray, p: dict) -> np.ndarray:
@@ -277,4 +315,5 @@ def black_white(image: np.ndarray, p: dict) -> np.ndarray:
 STEPS = {
     "paper_tint": paper_tint, "creases": creases, "wrinkles": wrinkles, "lighting": lighting,
     "blur": blur, "colour": colour, "black_white": black_white, "noise": noise, "jpeg": jpeg,
+    "exposure": exposure, "sharpen": sharpen,
 }

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from render import degrade_geometry as geo
+from render.degrade_capture import frame_matrix
 from render.degrade_spec import DegradeSpec
 
 _MAX_CURL_LIPSCHITZ = 0.6  # keeps the curl field invertible by fixed-point iteration
@@ -91,6 +92,12 @@ def plan_photometric(spec: DegradeSpec, rng: np.random.Generator, hw: tuple[int,
                        "gradient": _u(rng, light.gradient),
                        "gradient_angle_rad": float(rng.uniform(0, 2 * np.pi)),
                        "vignette": _u(rng, light.vignette), "shadows": shadows})
+        if light.max_glare > 0:
+            camera[-1]["glare"] = [{"centre": rng.uniform(0.1, 0.9, 2).tolist(),
+                                    "radius": float(rng.uniform(0.05, 0.2)),
+                                    "aspect": float(rng.uniform(0.5, 1.5)),
+                                    "strength": _u(rng, light.glare_strength)}
+                                   for _ in range(int(rng.integers(0, light.max_glare + 1)))]
     if spec.blur is not None:
         kind = str(spec.blur.kinds[int(rng.integers(len(spec.blur.kinds)))])
         size = _u(rng, spec.blur.size_frac) * short
@@ -175,28 +182,70 @@ def _plan_curl(spec, rng, hw, paper_steps) -> dict[str, Any]:
     return curl
 
 
+def _plan_ripple(spec, rng, hw, px_per_mm: float) -> list[dict[str, float]]:
+    """Three plane waves of random direction; amplitudes in px from mm at this resolution."""
+    short = min(hw)
+    waves = []
+    for _ in range(3):
+        k = 2 * np.pi / (_u(rng, spec.wavelength_frac) * short)
+        theta = float(rng.uniform(0, np.pi))
+        amp = _u(rng, spec.amplitude_mm) * px_per_mm / np.sqrt(3)
+        along = float(rng.uniform(0, 2 * np.pi))
+        waves.append({"kx": k * float(np.cos(theta)), "ky": k * float(np.sin(theta)),
+                      "phase": float(rng.uniform(0, 2 * np.pi)),
+                      "ax": amp * float(np.cos(along)), "ay": amp * float(np.sin(along))})
+    return waves
+
+
 def plan_geometry(spec: DegradeSpec, rng: np.random.Generator, hw: tuple[int, int],
-                  paper_steps: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """One fused geometry step (curl field + homography), or None when no geometric effect is on."""
-    if all(getattr(spec, n) is None for n in ("rotation", "perspective", "curl", "crop")):
+                  paper_steps: list[dict[str, Any]], framing: dict[str, Any] | None = None,
+                  page_hw: tuple[int, int] | None = None, px_per_mm: float | None = None
+                  ) -> dict[str, Any] | None:
+    """One fused geometry step (curl field + homography), or None when no geometric effect is on.
+
+    ``hw`` is the working image size; with ``framing`` (from ``degrade_capture.plan_framing``,
+    planned on the ``page_hw`` page) the output is the framed box at ``framing["out_hw"]``.
+    """
+    if all(getattr(spec, n) is None for n in ("rotation", "perspective", "curl", "crop", "ripple")) \
+            and framing is None:
         return None
-    h, w = hw
-    short = min(h, w)
+    out_hw = tuple(framing["out_hw"]) if framing is not None else tuple(hw)
+    short = min(out_hw)
     rotation_deg = _u(rng, (-spec.rotation.max_deg, spec.rotation.max_deg)) if spec.rotation else 0.0
     page_scale, shift = 1.0, np.zeros((4, 2))
     if spec.perspective is not None:
         page_scale = _u(rng, spec.perspective.page_scale)
         shift = rng.uniform(-1, 1, size=(4, 2)) * spec.perspective.max_corner_frac * short
+    h, w = out_hw
     crop_box = (0.0, 0.0, float(w - 1), float(h - 1))
     if spec.crop is not None:
         cut = rng.uniform(0, spec.crop.max_frac, size=4) * [w, h, w, h]
         crop_box = (float(cut[0]), float(cut[1]), float(w - 1 - cut[2]), float(h - 1 - cut[3]))
-    parts = geo.homography_from_parts(hw, rotation_deg, page_scale, shift, crop_box)
+    parts = geo.homography_from_parts(out_hw, rotation_deg, page_scale, shift, crop_box)
+    total = parts["total"]
+    if framing is not None:
+        frame = frame_matrix(framing, page_hw)
+        total = total @ frame
+        total = total / total[2, 2]
     step: dict[str, Any] = {
         "op": "geometry", "rotation_deg": rotation_deg, "page_scale": page_scale,
         "corner_shift_px": shift.tolist(), "crop_box_px": list(crop_box),
         "homography_parts": {k: v.tolist() for k, v in parts.items() if k != "total"},
-        "matrix": parts["total"].tolist(), "border_rgb": _border_rgb(spec, rng),
+        "matrix": total.tolist(), "border_rgb": _border_rgb(spec, rng),
         "curl": _plan_curl(spec.curl, rng, hw, paper_steps) if spec.curl is not None else None,
     }
+    if framing is not None:
+        step["homography_parts"]["frame"] = frame.tolist()
+        step["framing"] = framing
+        step["out_hw"] = list(out_hw)
+    if spec.ripple is not None:
+        ppm = px_per_mm if px_per_mm else min(hw) / 200.0
+        curl = step["curl"] or {"bow_px": 0.0, "folds": []}
+        curl["ripple"] = _plan_ripple(spec.ripple, rng, hw, ppm)
+        bound = geo.curl_lipschitz_bound(hw, curl)
+        if bound > _MAX_CURL_LIPSCHITZ:  # keep the whole field invertible
+            for wave in curl["ripple"]:
+                wave["ax"] *= _MAX_CURL_LIPSCHITZ / bound
+                wave["ay"] *= _MAX_CURL_LIPSCHITZ / bound
+        step["curl"] = curl
     return step

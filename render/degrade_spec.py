@@ -63,6 +63,8 @@ class LightingSpec:
     max_shadows: int = 1
     shadow_darkness: Range = (0.15, 0.45)
     auto_exposure: bool = False               # phone metering rescales a dim frame (capped)
+    max_glare: int = 0                        # specular glare spots (photos under room light)
+    glare_strength: Range = (0.15, 0.45)
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,54 @@ class BlackWhiteSpec:
     mode: str = "photocopy"                   # photocopy | fax
 
 
+FRAMING_MODES = ("tight", "page")
+
+
+@dataclass(frozen=True)
+class FramingSpec:
+    """What the capture frames: "tight" = the lead grid (most real scans are cropped to the
+    tracing), "page" = the sheet filling the frame (phone photos). Margins are fractions of the
+    framed box each side; negative cuts into it. Without framing the whole page is captured."""
+    mode: str = "tight"
+    margin_frac: Range = (-0.01, 0.03)
+
+
+@dataclass(frozen=True)
+class RippleSpec:
+    """Slight non-periodic warp of the printed page (paper stretch, uneven feed): a few smooth
+    random waves displacing page content by up to ``amplitude_mm``; breaks the exact grid period."""
+    amplitude_mm: Range = (0.1, 0.4)
+    wavelength_frac: Range = (0.25, 0.8)      # * short side
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """Scanner/phone capture at its own resolution: exposure and white balance, sensor noise,
+    sharpening, JPEG, the resample of an upload/viewer and often a second JPEG.
+
+    Real scans measure median 4.35 px/mm (IQR 3.95-4.91) from the grid period, paper grey ~215
+    with warm, beige or grey casts, flat-region noise well above a clean render, and JPEG blocks
+    that no longer sit on an 8 px grid (resampled after compression)."""
+    capture_px_per_mm: tuple[float, float] = (4.35, 0.16)  # lognormal (median, sigma of the log)
+    paper_level: Range = (0.80, 0.97)         # paper white after exposure, fraction of 255
+    cast: float = 0.05                        # white-balance error: per-channel gain spread
+    black_lift: Range = (0.0, 0.18)           # ink/black level raised by flare, fraction of 255
+    noise_std: Range = (0.008, 0.03)          # sensor noise at capture resolution, fraction of 255
+    chroma_noise: float = 0.5                 # per-channel part of the noise (0 = grey only)
+    sharpen: Range = (0.0, 1.2)               # unsharp-mask amount (phone/scanner firmware)
+    jpeg_quality: tuple[int, int] = (70, 95)
+    resample: Range = (0.7, 1.0)              # delivered / captured size (whole pages only)
+    second_jpeg_prob: float = 0.6
+    second_jpeg_quality: tuple[int, int] = (75, 95)
+
+
 _EFFECTS: dict[str, type] = {
     "rotation": RotationSpec, "perspective": PerspectiveSpec, "curl": CurlSpec, "crop": CropSpec,
     "paper": PaperSpec, "creases": CreaseSpec, "wrinkles": WrinkleSpec, "lighting": LightingSpec,
     "blur": BlurSpec, "colour": ColourSpec, "black_white": BlackWhiteSpec, "noise": NoiseSpec,
-    "jpeg": JpegSpec,
+    "jpeg": JpegSpec, "framing": FramingSpec, "ripple": RippleSpec, "camera": CameraSpec,
 }
+_LATER_EFFECTS = ("framing", "ripple", "camera")
 BACKGROUNDS = ("scanner", "table")
 
 
@@ -121,6 +165,9 @@ class DegradeSpec:
     black_white: BlackWhiteSpec | None = None
     noise: NoiseSpec | None = None
     jpeg: JpegSpec | None = None
+    framing: FramingSpec | None = None
+    ripple: RippleSpec | None = None
+    camera: CameraSpec | None = None
     background: str = "scanner"
 
     def __post_init__(self):
@@ -129,13 +176,21 @@ class DegradeSpec:
                              f"got {self.background!r}")
         if self.black_white is not None and self.black_white.mode not in ("photocopy", "fax"):
             raise ValueError(f"BlackWhiteSpec.mode must be photocopy or fax, got {self.black_white.mode!r}")
+        if self.framing is not None and self.framing.mode not in FRAMING_MODES:
+            raise ValueError(f"FramingSpec.mode must be one of {FRAMING_MODES}, got {self.framing.mode!r}")
         if self.blur is not None:
             bad = set(self.blur.kinds) - {"gaussian", "motion", "defocus"}
             if bad or not self.blur.kinds:
                 raise ValueError(f"BlurSpec.kinds must be from gaussian/motion/defocus, got {self.blur.kinds}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Effects that are off and were added after version 1 are left out, so older specs keep
+        their dicts (and pages rendered from them their params) unchanged."""
+        d = dataclasses.asdict(self)
+        for name in _LATER_EFFECTS:
+            if d[name] is None:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DegradeSpec":
@@ -157,14 +212,38 @@ class DegradeSpec:
         return [name for name in _EFFECTS if getattr(self, name) is not None]
 
 
+_SCANNER = CameraSpec(paper_level=(0.84, 0.97), cast=0.03, black_lift=(0.0, 0.1),
+                      noise_std=(0.015, 0.05), chroma_noise=0.3, sharpen=(0.0, 0.8),
+                      jpeg_quality=(75, 95), resample=(0.75, 1.0), second_jpeg_prob=0.4)
+_PHONE = CameraSpec(paper_level=(0.72, 0.93), cast=0.06, black_lift=(0.02, 0.1),
+                    noise_std=(0.03, 0.085), chroma_noise=0.5, sharpen=(0.3, 1.4),
+                    jpeg_quality=(60, 90), resample=(0.6, 0.95), second_jpeg_prob=0.7)
+
 DEGRADE_PRESETS: dict[str, DegradeSpec] = {
     "none": DegradeSpec(),
+    # a flatbed scan or a PDF export cut to the tracing (most real scans)
     "scan": DegradeSpec(
-        rotation=RotationSpec(1.5), crop=CropSpec(0.02), paper=PaperSpec(0.04),
+        rotation=RotationSpec(1.0), framing=FramingSpec("tight", (-0.01, 0.03)), paper=PaperSpec(0.04),
         creases=CreaseSpec(1, (0.03, 0.1)), lighting=LightingSpec((0.0, 0.08), (0.0, 0.05), 0),
-        blur=BlurSpec(("gaussian",), (0.0003, 0.0008)), noise=NoiseSpec((0.004, 0.012)),
-        jpeg=JpegSpec((75, 95))),
+        blur=BlurSpec(("gaussian",), (0.0003, 0.0008)), ripple=RippleSpec((0.05, 0.3)), camera=_SCANNER),
+    # a phone photo cropped to the tracing: mild keystone and bowing, uneven light, glare
     "photo": DegradeSpec(
+        rotation=RotationSpec(2.0), perspective=PerspectiveSpec(0.025), framing=FramingSpec("tight", (-0.02, 0.04)),
+        curl=CurlSpec(0.008, 0.0, (0.08, 0.2), 1), paper=PaperSpec(0.06),
+        creases=CreaseSpec(2, (0.04, 0.12)), wrinkles=WrinkleSpec((0.01, 0.04)),
+        lighting=LightingSpec((0.05, 0.25), (0.03, 0.15), 1, (0.1, 0.35), True, 1),
+        blur=BlurSpec(("gaussian", "defocus"), (0.0003, 0.001)), ripple=RippleSpec((0.1, 0.4)),
+        camera=_PHONE, background="table"),
+    # the sheet fills the frame, its edges just visible or cut
+    "photo-page": DegradeSpec(
+        rotation=RotationSpec(2.5), perspective=PerspectiveSpec(0.03), framing=FramingSpec("page", (-0.04, 0.015)),
+        curl=CurlSpec(0.01, 0.3, (0.05, 0.15), 1), paper=PaperSpec(0.06),
+        creases=CreaseSpec(2, (0.05, 0.15)), wrinkles=WrinkleSpec((0.02, 0.05)),
+        lighting=LightingSpec((0.05, 0.25), (0.05, 0.2), 1, (0.15, 0.35), True, 1),
+        blur=BlurSpec(("gaussian", "defocus"), (0.0004, 0.0012)), ripple=RippleSpec((0.1, 0.4)),
+        camera=_PHONE, background="table"),
+    # the whole page shrunk onto a table (a minority of real photos)
+    "photo-table": DegradeSpec(
         rotation=RotationSpec(4.0), perspective=PerspectiveSpec(0.06, (0.86, 0.96)),
         curl=CurlSpec(0.012, 0.4, (0.08, 0.2), 1), paper=PaperSpec(0.06),
         creases=CreaseSpec(2, (0.05, 0.15)), wrinkles=WrinkleSpec((0.02, 0.05)),
@@ -189,11 +268,17 @@ DEGRADE_PRESETS: dict[str, DegradeSpec] = {
 }
 
 STRENGTHS = ("none", "light", "medium", "heavy")
-_STRENGTH_PRESETS = {  # which presets each strength draws from, with weights
-    "light": (("scan", 0.5), ("photocopy", 0.2), ("photo", 0.3)),
-    "medium": (("scan", 0.3), ("photo", 0.45), ("photocopy", 0.15), ("fax", 0.1)),
-    "heavy": (("photo", 0.35), ("phone-bad", 0.45), ("fax", 0.2)),
+# Which presets each strength draws from, with weights. Real archives are mostly scans and phone
+# photos cropped to the tracing; whole pages on a table, photocopies and faxes are a minority
+# (faxes and heavy photocopies also lose the coloured grid, which no real scan here lacks).
+_STRENGTH_PRESETS = {
+    "light": (("scan", 0.6), ("photo", 0.3), ("photo-page", 0.07), ("photocopy", 0.03)),
+    "medium": (("scan", 0.35), ("photo", 0.35), ("photo-page", 0.15), ("photo-table", 0.07),
+               ("photocopy", 0.05), ("fax", 0.03)),
+    "heavy": (("photo", 0.35), ("photo-page", 0.2), ("phone-bad", 0.35), ("photo-table", 0.05),
+              ("fax", 0.05)),
 }
+_ESSENTIAL = ("black_white", "perspective", "framing", "camera")
 
 
 def random_degrade_spec(rng: np.random.Generator, strength: str = "any") -> DegradeSpec:
@@ -211,8 +296,7 @@ def random_degrade_spec(rng: np.random.Generator, strength: str = "any") -> Degr
     preset = DEGRADE_PRESETS[names[int(rng.choice(len(names), p=np.array(weights) / sum(weights)))]]
     keep: dict[str, Any] = {"background": preset.background}
     for name in preset.enabled():  # each optional effect survives with probability 0.75
-        essential = name in ("black_white", "perspective")
-        if essential or rng.random() < 0.75:
+        if name in _ESSENTIAL or rng.random() < 0.75:
             keep[name] = getattr(preset, name)
     if strength == "light":
         keep.pop("curl", None)

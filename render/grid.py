@@ -17,6 +17,8 @@ MINOR_WIDTH_MM = 0.08
 MAJOR_WIDTH_MM = 0.18
 DOT_MINOR_MM = 0.30
 DOT_MAJOR_MM = 0.50
+THERMAL_DOT_MM = 0.22   # thermal paper: small 1 mm dots between thin solid 5 mm lines
+THERMAL_MAJOR_MM = 0.12
 MIN_LINE_PX = 0.7  # keep the grid visible at 72 DPI
 
 
@@ -38,6 +40,11 @@ def _coverage(n_px: int, origin_px: float, period_px: float, width_px: float, lo
 
 
 LEVELS = 16  # anti-aliasing levels per grid layer; plenty for 0.1-0.2 mm lines
+
+
+def _darker(paper_rgb, rgb, contrast: float) -> tuple[int, int, int]:
+    """A grid colour with its darkness against the paper scaled by `contrast` (clipped)."""
+    return tuple(int(np.clip(round(p - (p - c) * contrast), 0, 255)) for p, c in zip(paper_rgb, rgb))
 
 
 @lru_cache(maxsize=16)
@@ -71,7 +78,8 @@ def _layer(h: int, w: int, px_per_mm: float, box_px, width_mm: float, every: int
 
 @lru_cache(maxsize=6)
 def grid_page(height_px: int, width_px: int, px_per_mm: float, box_mm: tuple[float, float, float, float],
-              color: str, style: str, paper_rgb: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+              color: str, style: str, paper_rgb: tuple[int, int, int], minor_line_mm: float = MINOR_WIDTH_MM,
+              minor_contrast: float = 1.0, major_contrast: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Blank page with the grid inside box_mm = (left, top, right, bottom); returns (rgb, mask).
 
     Both arrays are read-only (shared by the cache): copy before drawing on them. The two layers'
@@ -84,12 +92,18 @@ def grid_page(height_px: int, width_px: int, px_per_mm: float, box_mm: tuple[flo
         mask = np.zeros((height_px, width_px), np.uint8)
     else:
         box_px = tuple(v * px_per_mm for v in box_mm)
-        minor = _layer(height_px, width_px, px_per_mm, box_px,
-                       MINOR_WIDTH_MM if style == "lines" else DOT_MINOR_MM, 1, style)
-        major = _layer(height_px, width_px, px_per_mm, box_px,
-                       MAJOR_WIDTH_MM if style == "lines" else DOT_MAJOR_MM, 5, style)
+        if style == "thermal":
+            minor = _layer(height_px, width_px, px_per_mm, box_px, THERMAL_DOT_MM, 1, "dots")
+            major = _layer(height_px, width_px, px_per_mm, box_px, THERMAL_MAJOR_MM, 5, "lines")
+        else:
+            minor = _layer(height_px, width_px, px_per_mm, box_px,
+                           minor_line_mm if style == "lines" else DOT_MINOR_MM, 1, style)
+            major = _layer(height_px, width_px, px_per_mm, box_px,
+                           MAJOR_WIDTH_MM if style == "lines" else DOT_MAJOR_MM, 5, style)
         index = minor * np.uint8(LEVELS) + major
-        luts = _colour_luts(tuple(paper_rgb), colors[0], colors[1])
+        minor_rgb = colors[0] if minor_contrast == 1.0 else _darker(paper_rgb, colors[0], minor_contrast)
+        major_rgb = colors[1] if major_contrast == 1.0 else _darker(paper_rgb, colors[1], major_contrast)
+        luts = _colour_luts(tuple(paper_rgb), minor_rgb, major_rgb)
         page = cv2.merge([cv2.LUT(index, lut) for lut in luts])
         mask = np.where(np.maximum(minor, major) >= int(0.3 * (LEVELS - 1)) + 1, np.uint8(255), np.uint8(0))
     page.setflags(write=False)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import draw, text
 from .grid import grid_page
-from .header import footer_text, header_lines
+from .header import footer_text, header_lines, heart_rate_bpm
 from .layout import LayoutSpec, Panel, PlotArea, get_layout, place_panels
 from .paper import PaperStyle, get_style
 from .resolve import resolve_spec
@@ -79,20 +79,27 @@ def _resolve_degrade(degrade):
     return resolve_spec(degrade, DegradeSpec, DEGRADE_PRESETS, "degradation")
 
 
-def plot_area(style: PaperStyle, fs: float, n_samples: int) -> tuple[PlotArea, tuple[float, ...]]:
-    """Rows region and grid box (mm). Whole-millimetre edges keep baselines on grid lines."""
+def plot_area(style: PaperStyle, fs: float, n_samples: int, n_rows: int = 1) -> tuple[PlotArea, tuple[float, ...]]:
+    """Rows region and grid box (mm). Whole-millimetre edges keep baselines on grid lines.
+
+    With `style.row_pitch_mm` the rows are that far apart (real 12-lead printouts: ~25-38 mm)
+    and the grid ends 5 mm under the last one, instead of the rows filling the page height."""
     w_mm, h_mm = style.page_size_mm
     m = float(style.margin_mm)
     top = m + (HEADER_MM if style.header else 0)
-    bottom = math.floor(h_mm - m - (FOOTER_MM if style.footer else 0))
+    bottom = grid_bottom = math.floor(h_mm - m - (FOOTER_MM if style.footer else 0))
+    if style.row_pitch_mm is not None and top + n_rows * style.row_pitch_mm + 5 <= bottom:
+        bottom = top + n_rows * style.row_pitch_mm
+        grid_bottom = math.ceil(bottom) + 5
     right = math.floor(w_mm - m)
     pulse_mm = 5 * math.ceil((0.2 * style.paper_speed_mm_s + 4) / 5) if style.calibration else 5
     area = PlotArea(m, top, right, bottom, m + pulse_mm, style.paper_speed_mm_s, float(fs), n_samples)
-    return area, (m, top, right, bottom)
+    return area, (m, top, right, grid_bottom)
 
 
 def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: int = 0,
-           out_size=None, masks: bool = False, trace_points: bool = True) -> Rendered:
+           out_size=None, masks: bool = False, trace_points: bool = True,
+           facts: dict | None = None) -> Rendered:
     """Render `signal` (n_leads, n_samples) in mV at `fs` Hz as a printed ECG page.
 
     layout/style/degrade: preset name, dict (as stored in truth["params"]) or spec object.
@@ -110,6 +117,11 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     seed = int(seed)
+    if facts is not None:
+        from .header import FACT_KEYS
+        if not isinstance(facts, dict) or set(facts) - set(FACT_KEYS):
+            raise ValueError(f"facts must be a dict with keys from {FACT_KEYS}, got {facts!r}")
+        facts = {k: (list(v) if k == "statements" else v) for k, v in facts.items()}
     if out_size is not None:
         out_size = (int(out_size), int(out_size)) if np.isscalar(out_size) else tuple(int(v) for v in out_size)
     lookup = _lead_lookup(leads)
@@ -126,9 +138,10 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
     draw_style = _draw_style(style_spec, out_size)
     ppm = draw_style.px_per_mm
     H, W = draw_style.page_size_px
-    area, grid_box = plot_area(style_spec, fs, arr.shape[1])
+    area, grid_box = plot_area(style_spec, fs, arr.shape[1], layout_spec.n_rows)
     grid_rgb, grid_mask = grid_page(H, W, ppm, grid_box, style_spec.grid_color, style_spec.grid_style,
-                                    style_spec.paper_rgb)
+                                    style_spec.paper_rgb, style_spec.minor_line_mm, style_spec.minor_contrast,
+                                    style_spec.major_contrast)
     image = grid_rgb.copy()
     mask_dict: dict[str, np.ndarray] | None = None
     text_mask = None
@@ -160,28 +173,35 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         # label above the trace start, about where printers put it (not at the far top of a tall row)
         label_top_mm = max(p.top_mm + 1.0, p.baseline_mm - 10.0 - style_spec.label_size_mm)
         label_box = text.draw_text(image, p.lead, (p.x_mm + 1.0) * ppm, label_top_mm * ppm,
-                                   label_px, ink, style_spec.font, text_mask)
+                                   label_px, ink, style_spec.label_font or style_spec.font, text_mask)
         points[f"label{k}"] = _quad(*label_box) - 0.5  # pixel edges -> centre coordinates
-        if layout_spec.separators and p.column > 0:
+        if layout_spec.separators and p.column > 0 and style_spec.separator_style == "tick":
             sep = np.array([[p.x_mm, p.baseline_mm - 3.0], [p.x_mm, p.baseline_mm + 3.0]]) * ppm
             ink_layer.add(sep, text_mask)
+        outside = _outside_cell_fraction(y_px / ppm, p.top_mm, p.bottom_mm)
         panel_info.append({"lead": p.lead, "signal_index": idx, "sign": sign, "row": p.row,
                            "column": p.column, "is_rhythm": p.is_rhythm, "offset_mv": offsets[idx], "start": p.start,
                            "stop": p.stop, "mm_per_mv": gain, "x0_mm": p.x_mm,
-                           "baseline_mm": p.baseline_mm})
+                           "baseline_mm": p.baseline_mm, "leaves_cell": outside > 0.0,
+                           "outside_cell_fraction": round(outside, 6)})
 
+    if layout_spec.separators and style_spec.separator_style == "dotted":
+        _dotted_separators(ink_layer, panels, grid_box, ppm, text_mask)
     cal_mask = None
     if mask_dict is not None:
         cal_mask = mask_dict["calibration"] = np.zeros((H, W), np.uint8)
         mask_dict["text"] = text_mask
     calibration = _draw_calibration(ink_layer, panels, style_spec, area, ppm, points, cal_mask)
     ink_layer.blend_into(image, ink)
-    texts = _draw_header_footer(image, style_spec, fs, seed, ppm, text_mask, points)
+    texts = _draw_header_footer(image, style_spec, fs, seed, ppm, text_mask, points,
+                                (arr, leads, facts) if style_spec.header else None)
     points["page"] = np.array([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]], np.float64)
 
     params = {"layout": layout_spec.to_dict(), "style": style_spec.to_dict(),
               "degrade": degrade_spec.to_dict() if degrade_spec is not None else None,
               "seed": seed, "out_size": list(out_size) if out_size else None, "masks": bool(masks)}
+    if facts is not None:
+        params["facts"] = facts
     base = {
         "version": 1,
         "px_per_mm": ppm,
@@ -200,7 +220,7 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
             points[f"panel{k}"] = points[f"panel{k}"][:0]
     rng = np.random.default_rng([seed, 1])  # own stream: header text never shifts degradations
     image, truth, mask_dict = finish(image, mask_dict, points, panel_info, calibration, texts, base,
-                                     degrade_spec, rng, out_size)
+                                     degrade_spec, rng, out_size, [v * ppm for v in grid_box])
     return Rendered(image=image, truth=truth, masks=mask_dict)
 
 
@@ -220,6 +240,15 @@ def _draw_style(style: PaperStyle, out_size) -> PaperStyle:
     if scale * SUPERSAMPLE >= 1.0:
         return style
     return replace(style, dpi=max(72, int(math.ceil(style.dpi * scale * SUPERSAMPLE))))
+
+
+def _outside_cell_fraction(y_mm: np.ndarray, top_mm: float, bottom_mm: float) -> float:
+    """Share of a panel's plotted (finite) samples drawn above or below its row cell: such a trace
+    runs into the neighbouring rows (a 10 mV lead, or a gain too high for the layout)."""
+    ok = np.isfinite(y_mm)
+    if not ok.any():
+        return 0.0
+    return float(((y_mm[ok] < top_mm) | (y_mm[ok] > bottom_mm)).mean())
 
 
 def _quad(x0, y0, x1, y1) -> np.ndarray:
@@ -251,10 +280,24 @@ def _draw_calibration(ink_layer, panels: list[Panel], style: PaperStyle, area: P
     return out
 
 
+def _dotted_separators(ink_layer, panels: list[Panel], grid_box, ppm: float, mask) -> None:
+    """Full-height dashed lines (1 mm on, 1 mm off) where columns change, as thermal printers draw."""
+    xs = sorted({p.x_mm for p in panels if p.column > 0})
+    top, bottom = grid_box[1], max(p.bottom_mm for p in panels if not p.is_rhythm) if any(
+        not p.is_rhythm for p in panels) else grid_box[3]
+    ys = np.arange(top, bottom - 0.5, 2.0)
+    for x in xs:  # one polyline per column, NaN between dashes (drawn as separate runs)
+        dashes = np.full((3 * len(ys), 2), np.nan)
+        dashes[0::3, 0] = dashes[1::3, 0] = x
+        dashes[0::3, 1], dashes[1::3, 1] = ys, ys + 1.0
+        ink_layer.add(dashes * ppm, mask)
+
+
 def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, ppm: float, text_mask,
-                        points: dict) -> list[dict]:
+                        points: dict, signal_info=None) -> list[dict]:
     texts = []
-    size_px = int(round(style.label_size_mm * ppm))
+    text_mm = style.header_size_mm or style.label_size_mm
+    size_px = int(round(text_mm * ppm))
     m = style.margin_mm
 
     def put(s: str, x_mm: float, y_mm: float, kind: str):
@@ -265,13 +308,15 @@ def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, ppm: flo
 
     if style.header:
         w_mm = style.page_size_mm[0]
-        columns = header_lines(np.random.default_rng([seed, 0]))
+        arr, leads, facts = signal_info
+        rate = heart_rate_bpm(arr, fs, leads)
+        columns = header_lines(np.random.default_rng([seed, 0]), rate, facts)
         col_x = [m, m + 0.30 * (w_mm - 2 * m), m + 0.60 * (w_mm - 2 * m)]
         for x_mm, lines, kind in zip(col_x, columns, ("demographics", "measurements", "statement")):
             for j, line in enumerate(lines[:5]):
-                put(line, x_mm, m + j * (style.label_size_mm + 1.2), kind)
+                put(line, x_mm, m + j * (text_mm + 1.2), kind)
     if style.footer:
         h_mm = style.page_size_mm[1]
         put(footer_text(style.paper_speed_mm_s, style.limb_gain_mm_mv, style.chest_gain_mm_mv, fs),
-            m, h_mm - m - style.label_size_mm - 0.5, "footer")
+            m, h_mm - m - text_mm - 0.5, "footer")
     return texts

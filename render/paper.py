@@ -7,10 +7,11 @@ from .resolve import resolve_spec
 
 PAPER_SIZES_MM = {"letter": (279.4, 215.9), "a4": (297.0, 210.0)}  # (long side, short side)
 ORIENTATIONS = ("landscape", "portrait")
-GRID_STYLES = ("lines", "dots")
+GRID_STYLES = ("lines", "dots", "thermal")  # thermal: 1 mm dots, solid 5 mm lines
+SEPARATOR_STYLES = ("tick", "dotted")  # short bars at column changes, or full-height dotted lines
 SPEEDS_MM_S = (25.0, 50.0)
 GAINS_MM_MV = (5.0, 10.0, 20.0)
-FONTS = ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono")
+FONTS = ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono", "DejaVuSerif", "DejaVuSerif-Bold")
 
 # (minor 1 mm line, major 5 mm line) RGB colours of real ECG paper stocks.
 GRID_COLORS: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]] | None] = {
@@ -46,6 +47,14 @@ class PaperStyle:
     font: str = "DejaVuSans"
     label_size_mm: float = 3.0
     margin_mm: int = 6
+    # later fields (defaults keep earlier pages as they were)
+    minor_line_mm: float = 0.08               # minor grid line width (lines style)
+    minor_contrast: float = 1.0               # minor line darkness relative to the stock colour
+    label_font: str | None = None             # lead labels (None: `font`); real printouts: bold serif
+    header_size_mm: float | None = None       # header/footer text height (None: label_size_mm)
+    separator_style: str = "tick"
+    major_contrast: float = 1.0               # major line darkness relative to the stock colour
+    row_pitch_mm: float | None = None         # distance between rows (None: rows fill the page)
 
     def __post_init__(self):
         object.__setattr__(self, "paper_rgb", tuple(int(c) for c in self.paper_rgb))
@@ -66,8 +75,15 @@ class PaperStyle:
             problems.append(f"grid_color must be one of {sorted(GRID_COLORS)}")
         if self.grid_style not in GRID_STYLES:
             problems.append(f"grid_style must be one of {GRID_STYLES}")
-        if self.font not in FONTS:
-            problems.append(f"font must be one of {FONTS}")
+        if self.font not in FONTS or (self.label_font is not None and self.label_font not in FONTS):
+            problems.append(f"font and label_font must be one of {FONTS}")
+        if self.separator_style not in SEPARATOR_STYLES:
+            problems.append(f"separator_style must be one of {SEPARATOR_STYLES}")
+        if not (0.02 <= self.minor_line_mm <= 0.5 and 0.0 <= self.minor_contrast <= 4.0
+                and 0.0 <= self.major_contrast <= 4.0):
+            problems.append("minor_line_mm must be within 0.02..0.5 and grid contrasts within 0..4")
+        if self.row_pitch_mm is not None and not 10.0 <= self.row_pitch_mm <= 100.0:
+            problems.append("row_pitch_mm must be within 10..100")
         if not 0.05 <= self.trace_width_mm <= 1.0:
             problems.append("trace_width_mm must be within 0.05..1.0")
         if problems:
@@ -94,14 +110,21 @@ class PaperStyle:
         return self.chest_gain_mm_mv if lead.lstrip("-").upper().startswith("V") else self.limb_gain_mm_mv
 
     def to_dict(self) -> dict:
+        """Later fields at their defaults are left out: earlier pages keep their params."""
         d = asdict(self)
         d["paper_rgb"], d["trace_rgb"] = list(self.paper_rgb), list(self.trace_rgb)
+        for name, default in _LATER_DEFAULTS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "PaperStyle":
         return cls(**d)
 
+
+_LATER_DEFAULTS = {"minor_line_mm": 0.08, "minor_contrast": 1.0, "label_font": None, "header_size_mm": None,
+                   "separator_style": "tick", "major_contrast": 1.0, "row_pitch_mm": None}
 
 STYLE_PRESETS: dict[str, PaperStyle] = {
     "classic": PaperStyle(),
@@ -115,6 +138,16 @@ STYLE_PRESETS: dict[str, PaperStyle] = {
     "half-chest": PaperStyle(name="half-chest", chest_gain_mm_mv=5.0),
     "portrait": PaperStyle(name="portrait", orientation="portrait", paper="a4"),
     "bare": PaperStyle(name="bare", header=False, footer=False, calibration=False),
+    # thermal printer output: grey 1 mm dots, solid 5 mm lines, dotted column separators, bold
+    # serif lead labels (about a third of the real scans)
+    "thermal": PaperStyle(name="thermal", grid_color="grey", grid_style="thermal", paper_rgb=(250, 250, 248),
+                          trace_rgb=(20, 20, 20), font="DejaVuSerif", label_font="DejaVuSerif-Bold",
+                          label_size_mm=4.5, header_size_mm=3.0, separator_style="dotted", minor_contrast=2.5,
+                          major_contrast=1.4, row_pitch_mm=32.0),
+    # a hospital laser print: darker minor lines, bold serif labels
+    "clinical": PaperStyle(name="clinical", minor_line_mm=0.15, minor_contrast=2.5, major_contrast=1.3,
+                           font="DejaVuSerif", label_font="DejaVuSerif-Bold", label_size_mm=4.2, header_size_mm=3.0,
+                           row_pitch_mm=34.0),
 }
 
 

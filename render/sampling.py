@@ -1,7 +1,16 @@
 """Draw a realistic (layout, paper style, degradation) triple from a seeded generator.
 
-Weights follow what printed ECGs in the wild look like: mostly 3x4+1R at 25 mm/s and 10 mm/mV on
-red/pink paper; the rarer formats appear often enough for a model to learn them.
+Weights follow what printed ECGs in clinical archives look like, checked against the 52 real
+scans in ../shared/data/scans:
+* layout: all 52 real pages are 3x4 variants (most 3x4+1R with lead II below, some 3x4+3R or a
+  plain 3x4); 6x2 and 12x1 come from some vendors and Holter/stress exports, single strips
+  (1x1/2x1) from rhythm printouts. So ~84 % 3x4 variants, ~12 % 6x2/12x1, ~4 % strips: the
+  rare formats stay often enough for a model to learn them without skewing what it sees most;
+* paper: 25 mm/s and 10 mm/mV; red/pink/orange stocks and grey thermal paper (about a third of
+  the real pages: 1 mm dots, solid 5 mm lines, dotted column separators); a grid-less page is
+  rare (2 %: every real page has a grid); minor lines drawn dark and wide enough to survive
+  downsampling (real minor-line contrast ~36 grey levels at 2.5 px/mm);
+* text: lead labels in bold serif of 3.5-5 mm (DejaVu Serif Bold) on most pages.
 """
 from __future__ import annotations
 
@@ -10,10 +19,12 @@ import numpy as np
 from .layout import LAYOUT_PRESETS, LayoutSpec
 from .paper import PaperStyle
 
-_LAYOUT_WEIGHTS = {"3x4+1R": 0.32, "3x4": 0.1, "3x4+2R": 0.04, "3x4+3R": 0.12, "6x2": 0.1, "6x2+1R": 0.05,
-                   "12x1": 0.08, "cabrera-3x4": 0.07, "1x1": 0.06, "2x1": 0.06}
-_GRID_WEIGHTS = {"red": 0.34, "pink": 0.2, "orange": 0.1, "green": 0.08, "blue": 0.08, "grey": 0.12,
-                 "none": 0.08}
+_LAYOUT_WEIGHTS = {"3x4+1R": 0.46, "3x4": 0.12, "3x4+2R": 0.04, "3x4+3R": 0.14, "cabrera-3x4": 0.04,
+                   "6x2": 0.07, "6x2+1R": 0.02, "12x1": 0.03, "1x1": 0.02, "2x1": 0.02}
+_GRID_WEIGHTS = {"red": 0.32, "pink": 0.22, "orange": 0.1, "green": 0.04, "blue": 0.04, "grey": 0.26,
+                 "none": 0.02}
+_LABEL_FONTS = {"DejaVuSerif-Bold": 0.65, "DejaVuSans-Bold": 0.15, "DejaVuSans": 0.12, "DejaVuSerif": 0.08}
+_TEXT_FONTS = {"DejaVuSerif": 0.45, "DejaVuSans": 0.4, "DejaVuSansMono": 0.15}
 # A small DPI set keeps the cached grid rasters useful during on-the-fly training.
 _DPIS = (100, 150, 200, 300)
 _DPI_WEIGHTS = (0.15, 0.3, 0.4, 0.15)
@@ -36,30 +47,41 @@ def random_layout(rng: np.random.Generator, layouts=None) -> LayoutSpec:
 
 
 def random_style(rng: np.random.Generator, dpi: int | None = None) -> PaperStyle:
-    speed = 25.0 if rng.random() < 0.9 else 50.0
-    limb = float(rng.choice([5.0, 10.0, 20.0], p=[0.08, 0.84, 0.08]))
-    chest = limb if rng.random() < 0.85 else (5.0 if limb == 10.0 else 10.0)
+    speed = 25.0 if rng.random() < 0.93 else 50.0
+    limb = float(rng.choice([5.0, 10.0, 20.0], p=[0.06, 0.9, 0.04]))
+    chest = limb if rng.random() < 0.88 else (5.0 if limb == 10.0 else 10.0)
     # paper tint belongs to the degradations; few distinct papers/margins keep grid caching useful
     paper_rgb = ((255, 255, 255), (252, 250, 246), (248, 248, 248))[int(rng.integers(3))]
+    grid_color = _pick(rng, _GRID_WEIGHTS)
+    thermal = grid_color == "grey" and rng.random() < 0.8  # grey grids are mostly thermal printers
+    grid_style = "thermal" if thermal else ("lines" if rng.random() < 0.9 else "dots")
     return PaperStyle(
         name="random",
         paper="letter" if rng.random() < 0.6 else "a4",
-        orientation="landscape" if rng.random() < 0.85 else "portrait",
+        orientation="landscape" if rng.random() < 0.9 else "portrait",
         dpi=int(dpi if dpi is not None else rng.choice(_DPIS, p=_DPI_WEIGHTS)),
         paper_speed_mm_s=speed,
         limb_gain_mm_mv=limb,
         chest_gain_mm_mv=chest,
-        grid_color=_pick(rng, _GRID_WEIGHTS),
-        grid_style="lines" if rng.random() < 0.85 else "dots",
+        grid_color=grid_color,
+        grid_style=grid_style,
         paper_rgb=paper_rgb,
         trace_rgb=_INKS[int(rng.integers(len(_INKS)))],
-        trace_width_mm=float(np.round(rng.uniform(0.18, 0.45), 3)),
+        trace_width_mm=float(np.round(rng.uniform(0.2, 0.45), 3)),
         calibration=bool(rng.random() < 0.9),
         header=bool(rng.random() < 0.8),
         footer=bool(rng.random() < 0.85),
-        font=str(rng.choice(["DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"], p=[0.6, 0.2, 0.2])),
-        label_size_mm=float(np.round(rng.uniform(2.5, 3.6), 2)),
+        font=_pick(rng, _TEXT_FONTS),
+        label_size_mm=float(np.round(rng.uniform(3.5, 5.0), 2)),
         margin_mm=int(rng.choice([5, 6, 8])),
+        # few distinct values keep the cached grid rasters useful during on-the-fly training
+        minor_line_mm=(0.12, 0.16)[int(rng.integers(2))],
+        minor_contrast=(2.0, 2.8)[int(rng.integers(2))],
+        major_contrast=(1.2, 1.5)[int(rng.integers(2))],
+        row_pitch_mm=None if rng.random() < 0.15 else float(rng.choice([27.0, 30.0, 33.0, 36.0])),
+        label_font=_pick(rng, _LABEL_FONTS),
+        header_size_mm=float(np.round(rng.uniform(2.5, 3.4), 2)),
+        separator_style="dotted" if thermal and rng.random() < 0.8 else "tick",
     )
 
 

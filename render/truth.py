@@ -53,20 +53,24 @@ def _inside(a: np.ndarray, hw) -> np.ndarray:
     return (a[:, 0] >= -0.5) & (a[:, 0] <= hw[1] - 0.5) & (a[:, 1] >= -0.5) & (a[:, 1] <= hw[0] - 0.5)
 
 
-def finish(image, masks, points, panel_info, calibration, texts, base, degrade_spec, rng, out_size):
-    """Apply degradations (or the plain resize) and assemble the JSON-serialisable truth."""
+def finish(image, masks, points, panel_info, calibration, texts, base, degrade_spec, rng, out_size,
+           content_box_px=None):
+    """Apply degradations (or the plain resize) and assemble the JSON-serialisable truth.
+
+    ``content_box_px``: the lead grid on the page (x0, y0, x1, y1), what tight framing captures."""
     record = None
     page_hw = image.shape[:2]
     if degrade_spec is not None:
         from .degrade import apply_degradations
 
-        out = apply_degradations(image, points, masks, degrade_spec, rng, out_size)
+        out = apply_degradations(image, points, masks, degrade_spec, rng, out_size,
+                                 px_per_mm=base["px_per_mm"], content_box_px=content_box_px)
         image, points, record = out.image, out.points, out.record
         masks = out.masks if masks is not None else None
     elif out_size is not None and tuple(out_size) != tuple(page_hw):
         image, masks, points = resize_page(image, masks, points, out_size)
     hw = image.shape[:2]
-    sx, sy = hw[1] / page_hw[1], hw[0] / page_hw[0]
+    sx, sy = _page_scale(points["page"], page_hw)
     panels = []
     for k, info in enumerate(panel_info):
         pts = points[f"panel{k}"]
@@ -92,7 +96,7 @@ def finish(image, masks, points, panel_info, calibration, texts, base, degrade_s
     truth = {
         **base,
         "image_size": [int(hw[0]), int(hw[1])],
-        "px_per_mm": base["px_per_mm"] * sx if abs(sx - sy) < 1e-9 else None,
+        "px_per_mm": base["px_per_mm"] * (sx + sy) / 2 if abs(sx - sy) <= 1e-2 * max(sx, sy) else None,
         "px_per_mm_xy": [base["px_per_mm"] * sx, base["px_per_mm"] * sy],
         "page_px_per_mm": base["px_per_mm"],
         "page_corners": _json_points(points["page"]),
@@ -103,6 +107,15 @@ def finish(image, masks, points, panel_info, calibration, texts, base, degrade_s
         "degrade_record": record,
     }
     return image, truth, masks
+
+
+def _page_scale(corners: np.ndarray, page_hw) -> tuple[float, float]:
+    """Output px per page px along x and y, from where the page corners (TL, TR, BR, BL, at pixel
+    centres) ended up: exact for resizes and framing, the mean scale under perspective."""
+    c = np.asarray(corners, np.float64)
+    sx = (np.hypot(*(c[1] - c[0])) + np.hypot(*(c[2] - c[3]))) / 2 / max(page_hw[1] - 1, 1)
+    sy = (np.hypot(*(c[3] - c[0])) + np.hypot(*(c[2] - c[1]))) / 2 / max(page_hw[0] - 1, 1)
+    return float(sx), float(sy)
 
 
 def _has_geometry(record) -> bool:

@@ -13,9 +13,19 @@ from ecgimg.predict import predict_folder
 def _folder(tmp_path):
     rng = np.random.default_rng(0)
     for name in ("a.png", "b.jpg", "c.bmp"):
-        Image.fromarray(rng.integers(0, 255, (40, 70, 3), dtype=np.uint8)).save(tmp_path / name)
+        Image.fromarray(rng.integers(0, 255, (220, 380, 3), dtype=np.uint8)).save(tmp_path / name)  # page-sized
     (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
     return tmp_path
+
+
+def test_images_that_are_not_pages_are_reported_not_dropped(tmp_path):
+    folder = _folder(tmp_path)
+    Image.new("RGB", (300, 90), (250, 230, 230)).save(folder / "lead-ii.png")  # a single-lead crop
+    model = timm_model("resnet10t", num_classes=1, input_size=48)
+    table = predict_folder(model, folder, class_names=["af"])
+    row = table[table["file"] == "lead-ii.png"].iloc[0]
+    assert "not a page" in row["error"] and np.isnan(row["prob_af"])
+    assert len(table) == 5
 
 
 def test_probabilities_csv(tmp_path):

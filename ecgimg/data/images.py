@@ -1,8 +1,9 @@
 """Image datasets: ECGs rendered on the fly (or read from ecg-render output) and folders of real scans.
 
 Both produce the same sample dict, `{"image": FloatTensor[C,S,S], ...}`, through one preprocessing
-path (letterbox on white paper + ImageNet normalisation), so a model trained on rendered pages sees
-real scans the way it saw its training images.
+path (the page letterboxed on white paper, or cut to its lead grid and stretched, + ImageNet
+normalisation), so a model trained on rendered pages sees real scans the way it saw its training
+images.
 """
 from __future__ import annotations
 
@@ -165,26 +166,47 @@ def _deep_to_uint8(path: Path, img: Image.Image, tiff_tags: dict) -> np.ndarray:
 
 # ---------------------------------------------------------------- real scans
 class ScanFolder(Dataset):
-    """Every image under `root` (recursive, sorted), optionally with labels from a CSV.
+    """Every page image under `root` (recursive, sorted), optionally with labels from a CSV.
 
-    labels_csv: a table with a `file` column (path relative to root, or bare file name/stem) and
-    one numeric column per target (or `label_cols`). Yields {"image", "index", "file"} + "target".
+    crop="grid" (default) finds the printed grid of each scan (`scan_crop.find_grid`: grid period
+    and region, trace ink for grid-less pages) and cuts the image to it, then stretches it to the
+    square input, the way `RenderedImages(crop="grid")` cuts training pages to their lead grid;
+    crop="page" letterboxes the whole image (for models trained on letterboxed pages).
+    pages_only skips images that cannot be a 12-lead page (short side < `min_side_px`, or more
+    than `max_aspect`:1, e.g. the single-lead crops beside real scans); they are listed in
+    `self.skipped`. labels_csv: a table with a `file` column (path relative to root, or bare file
+    name/stem) and one numeric column per target (or `label_cols`). Yields {"image", "index",
+    "file"} + "target".
     """
 
     def __init__(self, root: str | Path, labels_csv: str | Path | None = None, image_size: int = 300,
                  grayscale: bool = False, label_cols: Sequence[str] | None = None,
-                 file_col: str = "file", max_pixels: int = MAX_IMAGE_PIXELS, recursive: bool = True):
+                 file_col: str = "file", max_pixels: int = MAX_IMAGE_PIXELS, recursive: bool = True,
+                 crop: str = "grid", pages_only: bool = True, min_side_px: int = 200,
+                 max_aspect: float = 3.2):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: scan folder not found")
+        if crop not in ("grid", "page"):
+            raise ValueError(f"crop must be 'grid' (cut to the printed grid) or 'page' (letterbox), got {crop!r}")
         pattern = "**/*" if recursive else "*"
-        self.files = sorted(p for p in self.root.glob(pattern)
-                            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = sorted(p for p in self.root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        self.skipped: list[str] = []
+        if pages_only:
+            kept = []
+            for f in files:
+                (kept if _could_be_page(f, min_side_px, max_aspect) else self.skipped).append(f)
+            self.skipped = [f.relative_to(self.root).as_posix() for f in self.skipped]
+            files = kept
+        self.files = files
         if not self.files:
-            raise FileNotFoundError(f"{self.root}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
+            raise FileNotFoundError(f"{self.root}: no page images ({', '.join(IMAGE_EXTENSIONS)}); "
+                                    f"{len(self.skipped)} too small or too narrow to be a page")
         self.image_size = image_size
         self.grayscale = grayscale
         self.max_pixels = max_pixels
+        self.crop = crop
+        self.min_side_px, self.max_aspect = min_side_px, max_aspect
         self.class_names: list[str] = []
         self.targets: np.ndarray | None = None
         if labels_csv is not None:
@@ -213,14 +235,32 @@ class ScanFolder(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    def model_input(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 RGB S x S image the model sees for a decoded scan (crop policy applied)."""
+        if self.crop == "grid":
+            from ecgimg.data.scan_crop import crop_to_grid
+            return stretch(crop_to_grid(rgb), self.image_size)
+        return letterbox(rgb, self.image_size)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         path = self.files[index]
-        rgb = letterbox(read_image_rgb(path, self.max_pixels), self.image_size)
+        rgb = self.model_input(read_image_rgb(path, self.max_pixels))
         sample: dict[str, Any] = {"image": to_tensor(rgb, self.grayscale), "index": index,
                                   "file": path.relative_to(self.root).as_posix()}
         if self.targets is not None:
             sample["target"] = torch.from_numpy(self.targets[index])
         return sample
+
+
+def _could_be_page(path: Path, min_side_px: int, max_aspect: float) -> bool:
+    """From the header alone: big and square enough for rows of leads. Unreadable files count as
+    pages, so that reading them reports the problem instead of dropping them."""
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return True
+    return min(w, h) >= min_side_px and max(w, h) <= max_aspect * min(w, h)
 
 
 # ---------------------------------------------------------------- rendered ECGs

@@ -121,7 +121,8 @@ def test_scanfolder_labels_csv(tmp_path):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         Image.new("RGB", (30, 10), (200, 0, 0)).save(tmp_path / name)
     (tmp_path / "labels.csv").write_text("file,af,lvsd,note\na.png,1,0,x\nc,0,1,y\n")
-    ds = ScanFolder(tmp_path, labels_csv=tmp_path / "labels.csv", image_size=32, grayscale=True)
+    ds = ScanFolder(tmp_path, labels_csv=tmp_path / "labels.csv", image_size=32, grayscale=True,
+                    pages_only=False)
     assert [ds[i]["file"] for i in range(3)] == ["a.png", "b.jpg", "sub/c.bmp"]
     assert ds.class_names == ["af", "lvsd"]
     assert ds[0]["image"].shape == (1, 32, 32)
@@ -131,14 +132,69 @@ def test_scanfolder_labels_csv(tmp_path):
 
 
 def test_scanfolder_empty_folder_is_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no image files"):
+    with pytest.raises(FileNotFoundError, match="no page images"):
         ScanFolder(tmp_path)
+
+
+def _rendered_page(tmp_path, style, seed=0):
+    import render
+    t = np.arange(5000) / 500.0
+    sig = np.stack([np.sin(2 * np.pi * 1.2 * t) ** 15 * (0.6 + 0.08 * k) for k in range(12)])
+    r = render.render(sig, 500.0, ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"],
+                      style=style, seed=seed)
+    Image.fromarray(r.image).save(tmp_path / f"page{seed}.png")
+    return r
+
+
+@pytest.mark.parametrize("style", ["classic", "thermal", "plain"])
+def test_scanfolder_crops_a_whole_page_to_its_lead_grid(tmp_path, style):
+    """A whole page with header, footer and margins is cut to about the box training crops use."""
+    from ecgimg.data.images import grid_crop
+    from ecgimg.data.scan_crop import find_grid
+    import render
+    r = _rendered_page(tmp_path, render.get_style(style, dpi=110))
+    x0, y0, x1, y1 = find_grid(r.image).box
+    cells = np.concatenate([np.asarray(p["cell_quad"]) for p in r.truth["panels"]])
+    tx0, ty0 = cells.min(axis=0)
+    tx1, ty1 = cells.max(axis=0)
+    inter = max(0, min(x1, tx1) - max(x0, tx0)) * max(0, min(y1, ty1) - max(y0, ty0))
+    iou = inter / ((x1 - x0) * (y1 - y0) + (tx1 - tx0) * (ty1 - ty0) - inter)
+    if style != "plain":
+        assert iou > 0.85, (style, (x0, y0, x1, y1), (tx0, ty0, tx1, ty1))
+        assert find_grid(r.image).px_per_mm == pytest.approx(110 / 25.4, rel=0.02)
+    else:  # no grid: the trace ink decides; every trace point is inside, the margins are not
+        pts = np.concatenate([np.stack([p["x"], p["y"]], axis=1) for p in r.truth["panels"]])
+        tol = 0.02 * r.image.shape[0]  # crop_to_grid adds a 2 % margin
+        inside = (pts[:, 0] >= x0 - tol) & (pts[:, 0] <= x1 + tol) & (pts[:, 1] >= y0 - tol) & (pts[:, 1] <= y1 + tol)
+        assert inside.mean() > 0.99 and iou > 0.6
+        assert (x1 - x0) * (y1 - y0) < 0.85 * r.image.shape[0] * r.image.shape[1]
+    ds = ScanFolder(tmp_path, image_size=64)
+    expected = np.asarray(ds.model_input(r.image))
+    assert ds[0]["image"].shape == (3, 64, 64)
+    assert expected.shape == (64, 64, 3)
+    # the header band (no grid, text) is not in the crop: the crop's top rows look like the grid
+    training = grid_crop(r.image, r.truth)
+    assert abs(training.shape[1] / training.shape[0] - (x1 - x0) / (y1 - y0)) < 0.25
+    letterboxed = ScanFolder(tmp_path, image_size=64, crop="page")[0]["image"]
+    assert not torch.equal(letterboxed, ds[0]["image"])
+
+
+def test_scanfolder_skips_images_too_small_or_narrow_for_a_page(tmp_path):
+    Image.new("RGB", (300, 90), (255, 240, 240)).save(tmp_path / "lead-ii.png")  # a single-lead crop
+    Image.new("RGB", (2800, 700), (255, 240, 240)).save(tmp_path / "strip.png")  # a rhythm strip
+    Image.new("RGB", (1200, 600), (255, 240, 240)).save(tmp_path / "page.png")
+    (tmp_path / "broken.png").write_bytes(b"not an image")  # kept: reading it reports the problem
+    ds = ScanFolder(tmp_path, image_size=32)
+    assert [f.name for f in ds.files] == ["broken.png", "page.png"]
+    assert sorted(ds.skipped) == ["lead-ii.png", "strip.png"]
+    assert len(ScanFolder(tmp_path, image_size=32, pages_only=False)) == 4
 
 
 @pytest.mark.shared_data
 def test_real_scans_all_52_load(shared_data):
-    ds = ScanFolder(shared_data / "scans", image_size=96, recursive=False)
-    assert len(ds) == 52
+    ds = ScanFolder(shared_data / "scans", image_size=96, crop="page")  # sample-segments/ are not pages
+    assert len(ds) == 52 and len(ds.skipped) == 77
+    assert all(s.startswith("sample-segments/") for s in ds.skipped)
     loader = torch.utils.data.DataLoader(ds, batch_size=13, num_workers=0)
     images = torch.cat([b["image"] for b in loader])
     assert images.shape == (52, 3, 96, 96) and torch.isfinite(images).all()
@@ -275,3 +331,21 @@ def test_pretrain_pages_fill_the_square_with_ink_and_are_seeded(cohort):
         # ink (dark pixels) in the top and bottom fifth: the grid spans the height
         dark = img.min(axis=2) < 200
         assert dark[:13].any() and dark[-13:].any()
+
+
+@pytest.mark.shared_data
+def test_real_scans_grid_scale_and_region_are_plausible(shared_data):
+    """On every real scan: a grid period giving a page 95-330 mm wide (real ECGs show 2.5-10 s at
+    25 mm/s plus margins), and a region that keeps most of the image (they are mostly tight crops)."""
+    from ecgimg.data.scan_crop import find_grid
+    ds = ScanFolder(shared_data / "scans", image_size=96)
+    widths, kept = [], []
+    for path in ds.files:
+        rgb = read_image_rgb(path)
+        found = find_grid(rgb)
+        assert found.px_per_mm is not None, path.name
+        widths.append(rgb.shape[1] / found.px_per_mm)
+        x0, y0, x1, y1 = found.box
+        kept.append((x1 - x0) * (y1 - y0) / (rgb.shape[0] * rgb.shape[1]))
+    assert 95 <= min(widths) and max(widths) <= 330, (min(widths), max(widths))
+    assert np.median(kept) > 0.85 and min(kept) > 0.3

@@ -108,7 +108,7 @@ def test_predict_scans_with_a_finetuned_run(demo_root, tmp_path, capsys):
     scans.mkdir()
     rng = np.random.default_rng(0)
     for i in range(3):
-        Image.fromarray(rng.integers(0, 255, (90, 140, 3), dtype=np.uint8)).save(scans / f"s{i}.png")
+        Image.fromarray(rng.integers(0, 255, (220, 380, 3), dtype=np.uint8)).save(scans / f"s{i}.png")  # page-sized
     (scans / "broken.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "scores.csv"
     threads = torch.get_num_threads()

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from render.degrade import (DEGRADE_PRESETS, CropSpec, CurlSpec, DegradeSpec, PerspectiveSpec,
-                            RotationSpec, apply_degradations, random_degrade_spec,
-                            replay_degradations)
+from render.degrade import (DEGRADE_PRESETS, CameraSpec, CropSpec, CurlSpec, DegradeSpec,
+                            FramingSpec, PerspectiveSpec, RippleSpec, RotationSpec,
+                            apply_degradations, random_degrade_spec, replay_degradations)
 
 PAPER = 245
 GEOMETRIC = {
@@ -21,7 +21,13 @@ GEOMETRIC = {
     "crop": DegradeSpec(crop=CropSpec(0.08)),
     "all": DegradeSpec(rotation=RotationSpec(5.0), perspective=PerspectiveSpec(0.08, (0.85, 0.95)),
                        curl=CurlSpec(0.03, 1.0, (0.15, 0.3), 2), crop=CropSpec(0.05)),
+    "ripple": DegradeSpec(ripple=RippleSpec((0.8, 1.2))),
+    "tight": DegradeSpec(framing=FramingSpec("tight", (-0.03, 0.05)), rotation=RotationSpec(2.0)),
+    "page-photo": DegradeSpec(framing=FramingSpec("page", (-0.04, 0.02)), perspective=PerspectiveSpec(0.03),
+                              curl=CurlSpec(0.01, 0.0), ripple=RippleSpec((0.3, 0.6)), background="table"),
 }
+CONTENT_BOX = (40.0, 30.0, 360.0, 290.0)  # what tight framing captures on the test pages
+PX_PER_MM = 2.0
 
 
 def synthetic_page(h: int = 320, w: int = 400, seed: int = 0):
@@ -94,7 +100,8 @@ def fraction_near_dark(image: np.ndarray, points: dict, visible: dict, tol_px: f
 def test_points_follow_traces_after_geometry(name):
     image, points, masks = synthetic_page()
     masks["page"] = np.full(image.shape[:2], 255, np.uint8)
-    out = apply_degradations(image, points, masks, GEOMETRIC[name], np.random.default_rng(3))
+    out = apply_degradations(image, points, masks, GEOMETRIC[name], np.random.default_rng(3),
+                             px_per_mm=PX_PER_MM, content_box_px=CONTENT_BOX)
     assert fraction_near_dark(out.image, out.points, out.visible, page=out.masks["page"]) >= 0.95
     shifted = {k: v + [0.0, 6.0] for k, v in out.points.items()}  # control: the check has teeth
     assert fraction_near_dark(out.image, shifted, out.visible, page=out.masks["page"]) < 0.7
@@ -106,10 +113,12 @@ def test_points_follow_traces_after_geometry(name):
     assert iou >= 0.85, f"{name}: mask/image IoU {iou:.3f}"
 
 
-@pytest.mark.parametrize("name", ["rotation", "perspective", "crop", "curl", "all"])
+@pytest.mark.parametrize("name", ["rotation", "perspective", "crop", "curl", "all", "ripple", "tight",
+                                  "page-photo"])
 def test_dot_centroids_match_points_subpixel(name):
     image, points = dot_page()
-    out = apply_degradations(image, points, None, GEOMETRIC[name], np.random.default_rng(5))
+    out = apply_degradations(image, points, None, GEOMETRIC[name], np.random.default_rng(5),
+                             px_per_mm=PX_PER_MM, content_box_px=CONTENT_BOX)
     got = measured_centroids(out.image, out.points["dots"])
     ok = ~np.isnan(got[:, 0])
     assert ok.sum() >= 0.6 * len(got)
@@ -272,3 +281,54 @@ def test_bad_inputs_raise_clear_errors():
         apply_degradations(image, points, None, {"rotation": None}, rng)
     with pytest.raises(ValueError, match="unknown step"):
         replay_degradations(image, points, None, [{"op": "teleport"}])
+
+
+@pytest.mark.parametrize("out_size, capture", [(None, 1.2), ((240, 300), 0.7)])
+def test_camera_resamples_with_the_truth(out_size, capture):
+    """The capture resize/resample steps move the points too: dot centroids stay on the points,
+    and a whole page comes out at the drawn capture scale."""
+    image, points = dot_page(480, 600)
+    spec = DegradeSpec(camera=CameraSpec(capture_px_per_mm=(capture, 0.0), noise_std=(0.002, 0.002), sharpen=(0, 0),
+                                         jpeg_quality=(95, 95), resample=(0.8, 0.8), second_jpeg_prob=1.0))
+    out = apply_degradations(image, points, None, spec, np.random.default_rng(2), out_size=out_size,
+                             px_per_mm=2.0)
+    ops = [s["op"] for s in out.record]
+    assert ops.count("jpeg") == 2 and "exposure" in ops and "noise" in ops
+    if out_size is None:  # 2 px/mm page captured at 1.2 px/mm, delivered at 0.8 of that
+        assert out.image.shape[:2] == (round(round(480 * 0.6) * 0.8), round(round(600 * 0.6) * 0.8))
+    else:
+        assert out.image.shape[:2] == out_size
+    scale = out.image.shape[0] / 480
+    got = measured_centroids(out.image, out.points["dots"], radius=max(3, round(6 * scale)))
+    ok = ~np.isnan(got[:, 0])
+    assert ok.sum() > 10
+    err = np.hypot(*(got[ok] - out.points["dots"][ok]).T)
+    assert np.median(err) < 0.1 and np.percentile(err, 95) < 0.25, err.max()
+
+
+def test_tight_framing_cuts_to_the_content_box_and_keeps_scale():
+    image, points = dot_page()
+    box = np.array(CONTENT_BOX)
+    spec = DegradeSpec(framing=FramingSpec("tight", (0.0, 0.0)))
+    out = apply_degradations(image, {"box": box.reshape(2, 2)}, None, spec, np.random.default_rng(0),
+                             content_box_px=CONTENT_BOX)
+    assert out.image.shape[:2] == (round(box[3] - box[1]), round(box[2] - box[0]))
+    np.testing.assert_allclose(out.points["box"], [[-0.5, -0.5], [out.image.shape[1] - 0.5, out.image.shape[0] - 0.5]],
+                               atol=1e-6)
+    # with a fixed out_size the frame widens to that aspect and stays isotropic
+    out = apply_degradations(image, {"box": box.reshape(2, 2)}, None, spec, np.random.default_rng(0),
+                             out_size=(100, 200), content_box_px=CONTENT_BOX)
+    (x0, y0), (x1, y1) = out.points["box"]
+    assert out.image.shape[:2] == (100, 200)
+    assert abs((x1 - x0) / (box[2] - box[0]) - (y1 - y0) / (box[3] - box[1])) < 1e-6
+
+
+def test_camera_finer_than_the_training_size_keeps_only_what_survives_downsampling():
+    image, points = dot_page(480, 600)
+    spec = DegradeSpec(camera=CameraSpec(capture_px_per_mm=(4.0, 0.0), noise_std=(0.02, 0.02), second_jpeg_prob=1.0))
+    out = apply_degradations(image, points, None, spec, np.random.default_rng(2), out_size=(240, 300),
+                             px_per_mm=2.0)
+    ops = [s["op"] for s in out.record]
+    assert "jpeg" not in ops and ops.count("resize") == 1  # only the out_size resize
+    noise = next(s for s in out.record if s["op"] == "noise")
+    assert noise["std"] == pytest.approx(0.02)  # texture that survives the loader's downsampling

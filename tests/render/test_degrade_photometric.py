@@ -28,6 +28,8 @@ STEP_PARAMS = {
                     "paper_white": 0.97, "speckle": 0.001, "streaks": 1},
     "noise": {"seed": 5, "std": 0.02, "per_channel": True, "scale": 0.5},
     "jpeg": {"quality": 30},
+    "exposure": {"gain_rgb": [0.9, 0.86, 0.8], "black_rgb": [20.0, 19.0, 18.0]},
+    "sharpen": {"amount": 1.0, "sigma_px": 1.0},
 }
 
 
@@ -72,3 +74,40 @@ def test_unknown_modes_raise():
         photo.blur(page(), {"kind": "tilt-shift", "seed": 0})
     with pytest.raises(ValueError, match="black-and-white mode"):
         photo.black_white(page(), {"mode": "sepia", "seed": 0})
+
+
+def test_exposure_sets_paper_and_black_levels():
+    image = page()
+    image[0, 0] = 255
+    image[1, 1] = 0
+    out = photo.exposure(image, {"gain_rgb": [0.85, 0.8, 0.75], "black_rgb": [30.0, 25.0, 20.0]})
+    # paper white lands at gain * 255, black at the lifted black level, per channel
+    assert np.allclose(out[0, 0], [30 + 255 * 0.85 * (1 - 30 / 255), 25 + 255 * 0.8 * (1 - 25 / 255),
+                                   20 + 255 * 0.75 * (1 - 20 / 255)], atol=1)
+    assert out[1, 1].tolist() == [30, 25, 20]
+
+
+def test_sharpen_raises_edge_contrast_and_keeps_flat_areas():
+    image = page()
+    out = photo.sharpen(image, {"amount": 1.0, "sigma_px": 1.0})
+    assert np.array_equal(out[5:30, 5:30], image[5:30, 5:30])  # flat paper unchanged
+    grad = lambda im: np.abs(np.diff(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(int), axis=0)).sum()
+    assert grad(out) > 1.2 * grad(image)
+
+
+def test_chroma_noise_mixes_shared_and_per_channel_parts_at_the_requested_std():
+    flat = np.full((256, 256, 3), 128, np.uint8)
+    out = photo.noise(flat, {"seed": 1, "std": 0.03, "per_channel": True, "scale": 1.0, "chroma": 0.25})
+    diff = out.astype(float) - 128
+    assert abs(diff.std() - 0.03 * 255) < 0.1 * 0.03 * 255
+    corr = np.corrcoef(diff[..., 0].ravel(), diff[..., 1].ravel())[0, 1]
+    assert 0.6 < corr < 0.9  # 75 % shared: channels correlate ~0.75
+
+
+def test_glare_brightens_towards_white_only_near_its_centre():
+    image = np.full((200, 200, 3), 150, np.uint8)
+    p = {"gradient": 0.0, "gradient_angle_rad": 0.0, "vignette": 0.0, "shadows": [],
+         "glare": [{"centre": [0.5, 0.5], "radius": 0.1, "aspect": 1.0, "strength": 0.5}]}
+    out = photo.lighting(image, p)
+    assert out[100, 100].min() > 195 and out[100, 100].max() <= 255
+    assert np.abs(out[5, 5].astype(int) - 150).max() <= 1

@@ -10,7 +10,8 @@ from render.degrade import DEGRADE_PRESETS, DegradeSpec, random_degrade_spec
 
 
 def test_presets_have_the_agreed_names():
-    assert set(DEGRADE_PRESETS) == {"none", "scan", "photo", "fax", "photocopy", "phone-bad"}
+    assert set(DEGRADE_PRESETS) == {"none", "scan", "photo", "photo-page", "photo-table", "fax", "photocopy",
+                                    "phone-bad"}
     assert DEGRADE_PRESETS["none"].enabled() == []
 
 
@@ -31,3 +32,11 @@ def test_validation_names_the_problem():
         DegradeSpec.from_dict({"blur": {"kinds": ["gaussian", "tilt"]}})
     with pytest.raises(ValueError, match="mode"):
         DegradeSpec.from_dict({"black_white": {"mode": "sepia"}})
+    with pytest.raises(ValueError, match="FramingSpec.mode"):
+        DegradeSpec.from_dict({"framing": {"mode": "wide"}})
+
+
+def test_specs_without_the_later_effects_keep_their_version_1_dict():
+    old = DEGRADE_PRESETS["fax"].to_dict()
+    assert not {"framing", "ripple", "camera"} & set(old)
+    assert "camera" in DEGRADE_PRESETS["scan"].to_dict()

@@ -41,3 +41,24 @@ def test_no_grid_and_dots():
     dots, _ = grid_page(200, 200, 8.0, (1, 1, 24, 24), "blue", "dots", (255, 255, 255))
     lines, _ = grid_page(200, 200, 8.0, (1, 1, 24, 24), "blue", "lines", (255, 255, 255))
     assert (dots < 250).any(axis=2).mean() < (lines < 250).any(axis=2).mean()
+
+
+def test_thermal_grid_has_minor_dots_and_solid_major_lines():
+    ppm = 8.0
+    page, _ = grid_page(240, 240, ppm, (1, 1, 29, 29), "grey", "thermal", (255, 255, 255))
+    grey = page.mean(axis=2)
+    major_x = int(round((1 + 5) * ppm))
+    minor_x = int(round((1 + 2) * ppm))
+    between_y = int(round((1 + 2.5) * ppm))  # half-way between two minor rows
+    assert grey[between_y, major_x] < 235  # major lines are continuous
+    assert grey[between_y, minor_x] > 250  # minor columns are dots, not lines
+    assert grey[int(round(3 * ppm)), minor_x] < 245  # ...with a dot at each 1 mm intersection
+
+
+def test_minor_contrast_darkens_minor_lines_only():
+    args = (200, 200, 8.0, (1, 1, 24, 24), "red", "lines", (255, 255, 255))
+    plain, _ = grid_page(*args)
+    dark, _ = grid_page(*args, 0.12, 1.6)
+    minor_x, major_x = int(round(3 * 8.0)), int(round(6 * 8.0))
+    assert dark[100, minor_x].astype(int).sum() < plain[100, minor_x].astype(int).sum() - 30
+    assert np.array_equal(dark[100, major_x], plain[100, major_x])

@@ -56,3 +56,20 @@ def test_any_lead_order_and_dict_round_trip():
 def test_invalid_layouts_say_why(kw, match):
     with pytest.raises(ValueError, match=match):
         LayoutSpec("bad", **kw)
+
+
+def test_row_pitch_packs_rows_and_ends_the_grid_under_the_last_row():
+    import numpy as np
+
+    import render
+    t = np.arange(5000) / 500.0
+    sig = np.stack([np.sin(2 * np.pi * 1.2 * t) * 0.5 for _ in range(12)])
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    style = render.PaperStyle(dpi=100, row_pitch_mm=30.0)
+    r = render.render(sig, 500.0, leads, layout="3x4+1R", style=style)
+    tops = sorted({round(p["cell_quad"][0][1] / r.truth["px_per_mm"], 3) for p in r.truth["panels"]})
+    assert np.allclose(np.diff(tops), 30.0, atol=0.01)
+    # below the grid (5 mm under the last row) the page is plain paper up to the footer
+    last_bottom_mm = max(np.asarray(p["cell_quad"])[:, 1].max() for p in r.truth["panels"]) / r.truth["px_per_mm"]
+    y = int((last_bottom_mm + 8) * r.truth["px_per_mm"])
+    assert (r.image[y, 50:-50] == 255).all()

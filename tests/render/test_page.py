@@ -247,3 +247,20 @@ def test_trace_points_off_keeps_the_image_and_drops_only_sample_points():
     for a, b in zip(full.truth["panels"], lean.truth["panels"]):
         assert len(a["x"]) > 0 and b["x"] == [] and b["y"] == []
         assert a["cell_quad"] == b["cell_quad"] and a["label_quad"] == b["label_quad"]
+
+
+def test_trace_leaving_its_row_is_flagged_with_the_outside_fraction(synthetic_record):
+    sig, fs, leads = synthetic_record
+    sig = sig.copy()
+    t = np.arange(sig.shape[1]) / fs
+    sig[6] = 10.0 * np.sin(2 * np.pi * 1.0 * t) ** 21  # a 10 mV V1: 10 cm at 10 mm/mV, far past its row
+    r = render.render(sig, fs, leads, layout="3x4", style=PaperStyle(dpi=100))
+    by_lead = {p["lead"]: p for p in r.truth["panels"]}
+    v1 = by_lead["V1"]
+    assert v1["leaves_cell"] is True and 0.0 < v1["outside_cell_fraction"] < 0.5
+    # the fraction is what the truth points say: samples above/below the row cell
+    cell = np.asarray(v1["cell_quad"])
+    y = np.asarray(v1["y"])
+    outside = ((y < cell[:, 1].min()) | (y > cell[:, 1].max())).mean()
+    assert v1["outside_cell_fraction"] == pytest.approx(outside, abs=1e-6)
+    assert not by_lead["II"]["leaves_cell"] and by_lead["II"]["outside_cell_fraction"] == 0.0

@@ -33,3 +33,13 @@ def test_presets_round_trip_and_dpi_override():
         assert PaperStyle.from_dict(style.to_dict()) == style
         assert get_style(name) == style
     assert get_style("pink", dpi=96).dpi == 96 and get_style(None).name == "classic"
+
+
+def test_later_fields_at_default_stay_out_of_the_dict():
+    assert "label_font" not in PaperStyle().to_dict()
+    thermal = STYLE_PRESETS["thermal"]
+    d = thermal.to_dict()
+    assert d["grid_style"] == "thermal" and d["label_font"] == "DejaVuSerif-Bold"
+    assert PaperStyle.from_dict(d) == thermal
+    with pytest.raises(ValueError, match="separator_style"):
+        PaperStyle(separator_style="wavy")

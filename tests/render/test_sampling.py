@@ -27,3 +27,23 @@ def test_bad_arguments():
         random_spec(5)
     with pytest.raises(ValueError, match="no known layout"):
         random_spec(np.random.default_rng(0), layouts=["7x7"])
+
+
+def test_mix_is_weighted_like_clinical_archives():
+    rng = np.random.default_rng(3)
+    specs = [random_spec(rng, degrade_strength=None) for _ in range(1000)]
+    three_by_four = np.mean([layout.name.startswith(("3x4", "cabrera")) for layout, _, _ in specs])
+    assert three_by_four > 0.78
+    assert np.mean([style.grid_color == "none" for _, style, _ in specs]) < 0.04
+    assert np.mean([style.grid_style == "thermal" for _, style, _ in specs]) > 0.12
+    assert np.mean([style.label_font == "DejaVuSerif-Bold" for _, style, _ in specs]) > 0.5
+    assert min(style.label_size_mm for _, style, _ in specs) >= 3.5
+
+
+def test_random_degradations_mostly_frame_and_capture_like_real_scans():
+    rng = np.random.default_rng(4)
+    specs = [random_spec(rng)[2] for _ in range(400)]
+    captured = [s for s in specs if s.enabled()]
+    assert np.mean([s.camera is not None for s in captured]) > 0.75
+    assert np.mean([s.framing is not None for s in captured]) > 0.7
+    assert np.mean([s.black_white is not None for s in captured]) < 0.1

@@ -43,11 +43,11 @@ def fraction_near_ink(rendered, adaptive: bool, shift_px: float = 0.0, radius_px
 def geometric_only(name: str):
     p = degrade.DEGRADE_PRESETS[name]
     return degrade.DegradeSpec(rotation=p.rotation, perspective=p.perspective, curl=p.curl, crop=p.crop,
-                               background=p.background)
+                               framing=p.framing, ripple=p.ripple, background=p.background)
 
 
 @pytest.mark.parametrize("preset, out_size", [("scan", None), ("photo", None), ("phone-bad", None),
-                                              ("phone-bad", 512)])
+                                              ("phone-bad", 512), ("photo-page", None), ("photo", 512)])
 def test_points_follow_geometric_degradations(ptbxl_records, preset, out_size):
     sig, fs, leads = ptbxl_records[2]
     r = render.render(sig, fs, leads, style=PaperStyle(dpi=150), degrade=geometric_only(preset), seed=5,
@@ -62,13 +62,14 @@ def test_points_follow_geometric_degradations(ptbxl_records, preset, out_size):
 # threshold); the heaviest preset ("phone-bad") can hide ink from that detector, so its geometry
 # is checked above without the photometric steps.
 @pytest.mark.parametrize("preset, out_size", [("scan", None), ("photo", None), ("photo", 512),
-                                              ("photocopy", 512)])
+                                              ("photocopy", 512), ("photo-page", None), ("photo-page", 384),
+                                              ("scan", (300, 400))])
 def test_points_follow_full_presets(ptbxl_records, preset, out_size):
     sig, fs, leads = ptbxl_records[0]
     r = render.render(sig, fs, leads, style=PaperStyle(dpi=150), degrade=preset, seed=2,
                       out_size=out_size)
     if out_size:
-        assert r.image.shape == (out_size, out_size, 3)
+        assert r.image.shape[:2] == ((out_size, out_size) if np.isscalar(out_size) else out_size)
     assert fraction_near_ink(r, adaptive=True) >= 0.95
     json.dumps(r.truth, allow_nan=False)
 

@@ -1,0 +1,126 @@
+"""Plan what the capture frames (framing) and how the camera/scanner records it (camera model).
+
+Framing decides the output frame before anything is resampled: a tight crop of the lead grid or
+the whole sheet filling the frame. With a fixed ``out_size`` the frame keeps that aspect ratio
+(px per mm stays isotropic) and the page is first resized so the frame is already at output
+resolution: the warp then resamples at ~1:1 and thin traces never alias.
+
+The camera model runs after the page geometry, at the capture resolution: real scans measure a
+median 4.35 px/mm, so whole pages are resampled to a drawn capture scale; exposure and white
+balance, sensor noise, sharpening and JPEG happen there, then the resample of an upload or viewer
+and often a second JPEG (its blocks then no longer sit on the first one's 8 px grid). With a fixed
+``out_size`` coarser than the capture, a photo would reach the model downsampled: its JPEG blocks
+are averaged away (left out here) but most of its noise texture survives (kept).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from render import degrade_geometry as geo
+from render.degrade_spec import CameraSpec, FramingSpec
+
+# white-balance families (R, G, B gains before normalisation); weights from the 52 real scans:
+# most are warm/beige photos of thermal paper or neutral scans, a few grey or cool
+_CASTS = {"neutral": ((1.0, 1.0, 1.0), 0.30), "warm": ((1.0, 0.965, 0.9), 0.28),
+          "beige": ((1.0, 0.94, 0.84), 0.17), "grey": ((0.97, 0.97, 0.97), 0.15),
+          "cool": ((0.95, 0.98, 1.0), 0.10)}
+
+
+def _u(rng: np.random.Generator, lo_hi) -> float:
+    lo, hi = lo_hi
+    return float(rng.uniform(lo, hi)) if hi > lo else float(lo)
+
+
+def plan_framing(spec: FramingSpec, rng: np.random.Generator, page_hw: tuple[int, int],
+                 content_box_px, out_hw: tuple[int, int] | None) -> dict[str, Any]:
+    """Frame box on the page (page px), output size, and the size to resize the page to first."""
+    ph, pw = page_hw
+    if spec.mode == "tight" and content_box_px is not None:
+        x0, y0, x1, y1 = (float(v) for v in content_box_px)
+    else:
+        x0, y0, x1, y1 = -0.5, -0.5, pw - 0.5, ph - 0.5
+    bw, bh = x1 - x0, y1 - y0
+    m = [_u(rng, spec.margin_frac) for _ in range(4)]
+    x0, x1 = x0 - m[0] * bw, x1 + m[2] * bw
+    y0, y1 = y0 - m[1] * bh, y1 + m[3] * bh
+    if out_hw is not None:  # widen the short way around the centre to the output aspect
+        aspect = out_hw[1] / out_hw[0]
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        if (x1 - x0) / (y1 - y0) < aspect:
+            half = (y1 - y0) * aspect / 2
+            x0, x1 = cx - half, cx + half
+        else:
+            half = (x1 - x0) / aspect / 2
+            y0, y1 = cy - half, cy + half
+        scale = out_hw[1] / (x1 - x0)
+        frame_hw = tuple(int(v) for v in out_hw)
+    else:
+        scale = 1.0
+        frame_hw = (max(8, int(round(y1 - y0))), max(8, int(round(x1 - x0))))
+    resize = min(1.0, scale)  # shrink the page first so the frame is at output resolution
+    work_hw = (max(8, int(round(ph * resize))), max(8, int(round(pw * resize))))
+    return {"mode": spec.mode, "box_page_px": [x0, y0, x1, y1], "out_hw": list(frame_hw),
+            "work_hw": list(work_hw)}
+
+
+def frame_matrix(framing: dict[str, Any], page_hw: tuple[int, int]) -> np.ndarray:
+    """3x3 map from working-image pixel centres to output-frame pixel centres: the frame box's
+    edges land on the output's edges (-0.5 and size - 0.5)."""
+    page_to_work = geo.resize_plan(page_hw, tuple(framing["work_hw"]))[1]
+    x0, y0, x1, y1 = framing["box_page_px"]
+    (bx0, by0), (bx1, by1) = geo.apply_homography_to_points(page_to_work, np.array([[x0, y0], [x1, y1]]))
+    oh, ow = framing["out_hw"]
+    sx, sy = ow / (bx1 - bx0), oh / (by1 - by0)
+    return np.array([[sx, 0.0, -0.5 - bx0 * sx], [0.0, sy, -0.5 - by0 * sy], [0.0, 0.0, 1.0]])
+
+
+def _exposure(c: CameraSpec, rng: np.random.Generator) -> dict[str, Any]:
+    names = list(_CASTS)
+    p = np.asarray([_CASTS[n][1] for n in names])
+    family = names[int(rng.choice(len(names), p=p / p.sum()))]
+    gains = np.asarray(_CASTS[family][0]) * (1.0 + rng.normal(0.0, c.cast, 3))
+    gains = gains / gains.max() * _u(rng, c.paper_level)
+    black = _u(rng, c.black_lift) * 255.0 * np.asarray(_CASTS[family][0])
+    return {"op": "exposure", "cast": family, "gain_rgb": gains.tolist(), "black_rgb": black.tolist()}
+
+
+def plan_camera(c: CameraSpec, rng: np.random.Generator, hw: tuple[int, int], px_per_mm: float,
+                fixed_size: bool) -> list[dict[str, Any]]:
+    """Concrete capture steps for an image of size hw at px_per_mm (see the module docstring)."""
+    median, sigma = c.capture_px_per_mm
+    capture_ppm = float(np.clip(np.exp(rng.normal(np.log(median), sigma)), 0.5, 20.0))
+    ratio = capture_ppm / px_per_mm
+    steps: list[dict[str, Any]] = []
+    h, w = hw
+    capture_hw = (max(8, int(round(h * ratio))), max(8, int(round(w * ratio))))
+    resampled = not fixed_size or ratio < 0.95
+    if resampled and capture_hw != (h, w):
+        steps.append({"op": "resize", "to_hw": list(capture_hw), "why": "capture",
+                      "capture_px_per_mm": capture_ppm})
+    steps.append(_exposure(c, rng))
+    # Kept at full strength when the capture is finer than hw: real scans shrunk to a training
+    # size keep most of their flat-region texture (measured: residual 5.9 grey levels at 256 px
+    # vs 7.2 at full size), since demosaiced/JPEG noise is correlated over several pixels.
+    std = _u(rng, c.noise_std)
+    steps.append({"op": "noise", "seed": int(rng.integers(0, 2**31 - 1)), "std": std,
+                  "per_channel": True, "scale": 1.0, "chroma": float(c.chroma_noise)})
+    amount = _u(rng, c.sharpen)
+    if amount > 0.05:
+        steps.append({"op": "sharpen", "amount": amount, "sigma_px": float(rng.uniform(0.7, 1.4))})
+    q1 = int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
+    r = _u(rng, c.resample)
+    second = bool(rng.random() < c.second_jpeg_prob)
+    q2 = int(rng.integers(c.second_jpeg_quality[0], c.second_jpeg_quality[1] + 1))
+    if not resampled:
+        return steps
+    steps.append({"op": "jpeg", "quality": q1})
+    if fixed_size:
+        steps.append({"op": "resize", "to_hw": [h, w], "why": "delivered"})
+    elif r < 0.98:
+        steps.append({"op": "resize", "to_hw": [max(8, int(round(capture_hw[0] * r))),
+                                                max(8, int(round(capture_hw[1] * r)))], "why": "delivered"})
+    if second:
+        steps.append({"op": "jpeg", "quality": q2})
+    return steps
