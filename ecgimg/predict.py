@@ -43,15 +43,18 @@ def predict_folder(model: torch.nn.Module, folder: str | Path, out_csv: str | Pa
                    image_size: int | None = None, grayscale: bool | None = None,
                    class_names: Sequence[str] | None = None, batch_size: int = 16, num_workers: int = 0,
                    device: str | torch.device = "cpu", head: str | None = None,
-                   recursive: bool = True) -> pd.DataFrame:
+                   recursive: bool = True, crop: str = "grid") -> pd.DataFrame:
     """Probabilities (sigmoid of multi-label logits) per image, or embeddings when head="projection"
-    or "features" (columns emb_0..). Returns the table and writes it to `out_csv` when given."""
+    or "features" (columns emb_0..). Returns the table and writes it to `out_csv` when given.
+    `crop` must match how the model's training pages were cut: "grid" (the lead grid, stretched)
+    or "page" (the letterboxed page)."""
     image_size = image_size or int(getattr(model, "input_size", 300))
     if grayscale is None:
         grayscale = int(getattr(model, "in_chans", 3)) == 1
     if head is None:
         head = "logits" if getattr(model, "classifier", None) is not None else "projection"
-    scans = ScanFolder(folder, image_size=image_size, grayscale=grayscale, recursive=recursive)
+    scans = ScanFolder(folder, image_size=image_size, grayscale=grayscale, recursive=recursive,
+                       crop=crop)
     loader = torch.utils.data.DataLoader(_SafeScans(scans), batch_size=batch_size, num_workers=num_workers)
     model = model.to(device).eval()
     files, errors, outputs = [], [], []

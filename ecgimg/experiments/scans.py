@@ -11,8 +11,10 @@ from pathlib import Path
 
 
 def model_from_run(run: str | Path, fraction: float | None = None):
-    """(model with its best weights, class names, image size, grayscale) of a finetune run."""
+    """(model with its best weights, class names, image size, grayscale, scan crop) of a finetune
+    run; the crop follows the run's page policy, so scans are cut as its training pages were."""
     from ecgimg.config import load_config
+    from ecgimg.data.images import PAGE_POLICIES
     from ecgimg.experiments.models import build_classifier
     from ecgimg.experiments.schema import ExperimentConfig, modality_of
     from ecgimg.train.checkpoint import load_weights
@@ -33,7 +35,8 @@ def model_from_run(run: str | Path, fraction: float | None = None):
     cfg.model.init = None  # the whole classifier comes from the checkpoint below
     model = build_classifier(cfg, len(meta["class_names"]))
     load_weights(model, meta["checkpoint"])
-    return model, list(meta["class_names"]), cfg.image.image_size, cfg.image.grayscale
+    crop = PAGE_POLICIES[cfg.image.pages].get("crop", "page")
+    return model, list(meta["class_names"]), cfg.image.image_size, cfg.image.grayscale, crop
 
 
 def model_from_weights(name: str, weights: str | Path, classes: list[str], image_size: int | None):
@@ -45,7 +48,7 @@ def model_from_weights(name: str, weights: str | Path, classes: list[str], image
         kwargs["input_size"] = image_size
     model = create(name, **kwargs)
     load_weights(model, weights)
-    return model, classes, image_size, None
+    return model, classes, image_size, None, "grid"
 
 
 def run_predict(folder: str | Path, out_csv: str | Path, run: str | None = None,
@@ -55,10 +58,10 @@ def run_predict(folder: str | Path, out_csv: str | Path, run: str | None = None,
     from ecgimg.predict import predict_folder
 
     if run is not None:
-        net, names, size, grayscale = model_from_run(run, fraction)
+        net, names, size, grayscale, crop = model_from_run(run, fraction)
     elif model and weights and classes:
-        net, names, size, grayscale = model_from_weights(model, weights, classes, image_size)
+        net, names, size, grayscale, crop = model_from_weights(model, weights, classes, image_size)
     else:
         raise ValueError("name the model: --run RUN_DIR, or --model NAME --weights PATH --classes a,b")
     return predict_folder(net, folder, out_csv, image_size=image_size or size, grayscale=grayscale,
-                          class_names=names, batch_size=batch_size, head=head)
+                          class_names=names, batch_size=batch_size, head=head, crop=crop)
