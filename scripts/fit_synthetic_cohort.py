@@ -37,7 +37,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy.optimize import least_squares  # noqa: E402
+from scipy.optimize import least_squares, nnls  # noqa: E402
 
 from ecgimg.data.synthetic.measure import (LEADS, PRE_S, POST_S, detect_r_peaks,  # noqa: E402
                                            feature_names, measure_record, median_beat)
@@ -50,9 +50,10 @@ FS = 500.0
 #: Dower's inverse transform rows for V1-V6 (Frank X, Y, Z; Z posterior): the ALS starting point.
 DOWER_CHEST = np.array([[-0.515, 0.157, -0.917], [0.044, 0.164, -1.387], [0.882, 0.098, -1.277],
                         [1.213, 0.127, -0.601], [1.125, 0.127, -0.086], [0.831, 0.076, 0.230]])
-VECTOR_RIDGE = 1.0  # (unit-height Gaussians have |column|^2 of about 10-60 at 500 Hz)
+VECTOR_RIDGE = 0.1  # (unit-height Gaussians have |column|^2 of about 5-60 at 500 Hz)
 CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
-N_COMPONENTS = 12
+N_COMPONENTS = 30
+CALIBRATION_ROUNDS = 3
 
 
 def load(root: Path, rate: int) -> tuple[np.ndarray, pd.DataFrame]:
@@ -79,12 +80,16 @@ def frontal(beat: np.ndarray) -> np.ndarray:
     return np.stack([beat[0], (2 * beat[1] - beat[0]) / np.sqrt(3)])
 
 
-def fit_lead_vectors(beats: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray], float]:
-    """Population chest lead vectors C (6, 3) and each record's z(t), by alternating LSQ."""
-    chest = DOWER_CHEST * np.array([1.0, 1.0, -1.0])  # our z points anterior
-    chest[:, 0] /= 0.632                              # Dower's I = 0.632 X: our x is lead I
-    xy = [frontal(b) for b in beats]
-    v = [b[6:] for b in beats]
+def fit_lead_vectors(beats: list[np.ndarray], window: slice = slice(None),
+                     chest: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, list[np.ndarray], float]:
+    """Population chest lead vectors C (6, 3) and each record's z(t) in `window` of the median
+    beats, by alternating least squares (from Dower's matrix unless `chest` is given)."""
+    if chest is None:
+        chest = DOWER_CHEST * np.array([1.0, 1.0, -1.0])  # our z points anterior
+        chest[:, 0] /= 0.632                              # Dower's I = 0.632 X: our x is lead I
+    xy = [frontal(b)[:, window] for b in beats]
+    v = [b[6:, window] for b in beats]
     for _ in range(30):
         cz = chest[:, 2]
         zs = [cz @ (vi - chest[:, :2] @ f) / (cz @ cz) for vi, f in zip(v, xy)]
@@ -211,7 +216,7 @@ def main() -> None:
     meta_k = meta.iloc[keep].reset_index(drop=True)
     chest, dipoles, explained = fit_lead_vectors(beats)
     print(f"chest leads: a 3-D dipole explains {explained:.3f} of V1-V6 median-beat power")
-    chest_r = np.stack([record_chest(b[6:], chest, d, ridge=0.05 * np.mean(d ** 2) * d.shape[1])
+    chest_r = np.stack([record_chest(b[6:], chest, d, ridge=0.01 * np.mean(d ** 2) * d.shape[1])
                         for b, d in zip(beats, dipoles)])
 
     # --- 2. beat fits ----------------------------------------------------------------------
@@ -226,19 +231,49 @@ def main() -> None:
         if cache is not None:
             np.savez(cache, params=np.stack([f[0] for f in fits]),
                      vectors=np.stack([f[1] for f in fits]), r2=np.array([f[2] for f in fits]))
+    # atria lie above and behind the ventricles: their waves see other effective chest lead
+    # vectors. Refit C in the P window, then each record's atrial anterior components.
+    pre = int(PRE_S * FS)
+    p_window = slice(pre - int(0.26 * FS), pre - int(0.07 * FS))
+    atrial_chest, atrial_dipoles, atrial_explained = fit_lead_vectors(beats, p_window, chest.copy())
+    print(f"atrial chest lead vectors: a 3-D dipole explains {atrial_explained:.3f} of V1-V6 "
+          "power in the P window")
+    p_rows = np.array([w.startswith("P") for w in WAVES])
+    chest_p = np.zeros((len(fits), 6, 2))
+    for k, (params, vectors, fit_r2) in enumerate(fits):
+        basis = np.hstack([beat_basis(t_s[p_window], params[:len(WAVES)][p_rows],
+                                      np.exp(params[len(WAVES):][p_rows])),
+                           np.ones((p_window.stop - p_window.start, 1))])
+        gram = basis.T @ basis + VECTOR_RIDGE * np.eye(basis.shape[1])
+        vectors = vectors.copy()
+        vectors[p_rows, 2] = np.linalg.solve(gram, basis.T @ atrial_dipoles[k][2])[:-1]
+        # the P waves' own amplitude in each chest lead (V1's biphasic P is not a projection)
+        chest_p[k] = np.linalg.solve(gram, basis.T @ beats[k][6:, p_window].T)[:-1].T  # (6, 2)
+        fits[k] = (params, vectors, fit_r2)
+    # what the model cannot explain in V1-V6 (local potentials near the chest electrodes, and
+    # where Gaussian waves miss the shape, e.g. the ST segment): the mean over NORM records of
+    # each chest lead minus the model's own projection of its fitted waves, kept at 250 Hz
+    nondipolar = []
+    for b, c, cp, (params, vectors, _) in zip(beats, chest_r, chest_p, fits):
+        basis = beat_basis(t_s, params[:len(WAVES)], np.exp(params[len(WAVES):]))
+        ventricular = basis[:, ~p_rows] @ vectors[~p_rows]
+        model = c @ ventricular.T + cp @ basis[:, p_rows].T
+        residual = b[6:] - model
+        nondipolar.append(residual - residual[:, :int(0.05 * FS)].mean(axis=1, keepdims=True))
+    nondipolar = np.stack(nondipolar)
     r2 = np.array([f[2] for f in fits])
     print(f"beat fits: R^2 median {np.median(r2):.3f}, 10th pct {np.percentile(r2, 10):.3f} "
           f"({time.perf_counter() - t_start:.0f} s)")
     rr_s = 60.0 / measured["hr_bpm"].to_numpy()[keep]
     rr_cv = measured["rr_cv"].to_numpy()[keep]
     theta = []
-    for (params, vectors, _), rr, cv, c in zip(fits, rr_s, rr_cv, chest_r):
+    for (params, vectors, _), rr, cv, c, cp in zip(fits, rr_s, rr_cv, chest_r, chest_p):
         centres, log_widths = params[:len(WAVES)].copy(), params[len(WAVES):]
         for w, wave in enumerate(WAVES):
             if wave.startswith("T"):
                 centres[w] /= np.sqrt(rr)
         theta.append(np.r_[centres, log_widths, vectors.ravel(), np.log(rr),
-                           np.log(max(cv, 0.004)), c.ravel()])
+                           np.log(max(cv, 0.004)), c.ravel(), cp.ravel()])
     theta = np.array(theta)
     assert theta.shape[1] == len(THETA_NAMES), (theta.shape, len(THETA_NAMES))
     good = (r2 > 0.85) & np.isfinite(theta).all(axis=1)
@@ -265,6 +300,18 @@ def main() -> None:
     female = is_norm & (meta_k["sex"].to_numpy() == 1)
     male = is_norm & (meta_k["sex"].to_numpy() == 0)
     shifts["FEMALE"] = (shrunk_shift(theta[female], theta[male], sd), int(female.sum()))
+    nondipolar_mean = nondipolar[is_norm].mean(axis=0)[:, ::2]        # (6, L / 2) at 250 Hz
+    weight = np.einsum("rkl,kl->r", nondipolar[good][:, :, ::2], nondipolar_mean) / np.sum(
+        nondipolar_mean ** 2)
+    # anchors: every well-fitted non-AF, non-paced record; patients are drawn around them
+    paced = codes.apply(lambda c: "PACE" in c).to_numpy()
+    anchor = good & ~afib & ~paced
+    anchor_z = (theta[anchor] - mean) / sd
+    anchor_sex = meta_k["sex"].to_numpy()[anchor].astype(int)
+    anchor_classes = ["|".join(c) if c else "" for c in classes[anchor]]
+    flagged = ("CLBBB", "CRBBB", "LAFB", "LVH", "LVOLT", "IMI", "AMI", "ASMI", "ILMI", "ISC_",
+               "NDT", "NST_", "1AVB", "PVC", "PAC")
+    anchor_codes = ["|".join(f for f in flagged if f in c) for c in codes[anchor]]
     prevalence = {cls: float(classes.apply(lambda c, cls=cls: cls in c).mean())
                   for cls in CLASSES}
 
@@ -284,16 +331,24 @@ def main() -> None:
                       180, 250])
     spectra = np.stack([noise_spectrum(signals[i], beats[k], peaks_of[k], edges)
                         for k, i in enumerate(keep)])                   # (N, 12, bands + 1)
-    # lead = electrode difference: limb leads carry 2x, augmented 1.5x, chest 4/3x the power
-    factor = np.array([2, 2, 2, 1.5, 1.5, 1.5] + [4 / 3] * 6)[None, :, None]
-    electrode = spectra[..., :-1] / factor
-    log_level = np.log10(electrode)
-    record_level = np.nanmedian(log_level, axis=1)                     # (N, bands)
-    shape = np.nanmedian(record_level, axis=0)
-    # per-record scale of two components: wander (< 0.5 Hz) and broadband (> 0.5 Hz)
+    # leads are electrode differences: with independent electrodes a lead's noise power is a
+    # fixed mix of electrode powers (I = RA + LA, aVR = RA + (LA + LL)/4, V1 = V1 + WCT/3...);
+    # non-negative least squares on the median lead spectra gives each electrode's own
+    mix = np.zeros((12, 9))
+    mix[0, [0, 1]] = mix[1, [0, 2]] = mix[2, [1, 2]] = 1.0
+    mix[3:6, :3] = 0.25
+    mix[3, 0] = mix[4, 1] = mix[5, 2] = 1.0
+    mix[6:, :3] = 1.0 / 9.0
+    mix[6:, 3:] = np.eye(6)
+    median_lead = np.nanmedian(spectra[..., :-1], axis=0)             # (12, bands)
+    electrode_psd = np.stack([nnls(mix, median_lead[:, k])[0] for k in range(median_lead.shape[1])],
+                             axis=1)                                  # (9, bands)
+    shape = np.log10(np.maximum(electrode_psd, 1e-12))
+    lead_shape = np.log10(mix @ electrode_psd)
+    record_level = np.nanmedian(np.log10(spectra[..., :-1]) - lead_shape[None], axis=1)
     low = edges[:-1] < 0.5
-    wander_dev = np.nanmedian(record_level[:, low] - shape[low], axis=1)
-    broad_dev = np.nanmedian(record_level[:, ~low] - shape[~low], axis=1)
+    wander_dev = np.nanmedian(record_level[:, low], axis=1)
+    broad_dev = np.nanmedian(record_level[:, ~low], axis=1)
     mains_amp = np.log10(np.nanmedian(spectra[..., -1], axis=1) + 1e-6)
     targets = {n: (float(np.nanmedian(measured[n])), float(np.nanpercentile(measured[n], 25)),
                    float(np.nanpercentile(measured[n], 75))) for n in names}
@@ -302,6 +357,10 @@ def main() -> None:
               for n in ("qrs_mag", "qtc_ms", "t_mag", "qrs_ms", "hr_bpm")}
     print(f"fit done in {time.perf_counter() - t_start:.0f} s; NORM {is_norm.sum()}, "
           f"shift counts " + ", ".join(f"{k} {v[1]}" for k, v in shifts.items()))
+
+    def module_text(noise_log_psd: np.ndarray, mains: tuple[float, float]) -> str:
+        return "\n".join(lines).replace("@NOISE_LOG_PSD@", fmt(noise_log_psd, 3)).replace(
+            "@MAINS_LOG_AMP@", f"({mains[0]:.4f}, {mains[1]:.4f})")
 
     lines = [
         '"""PTB-XL-fitted parameters of the synthetic cohort. GENERATED: do not edit by hand.',
@@ -318,6 +377,13 @@ def main() -> None:
         "",
         f"#: Share of V1-V6 median-beat power a 3-D dipole explains: {explained:.3f}.",
         f"CHEST_LEAD_VECTORS = np.array({fmt(chest)})",
+        "#: Mean non-dipolar part of V1-V6 (mV) over NORM median beats at 250 Hz, from "
+        f"-{PRE_S} s to {POST_S} s",
+        "#: around the fiducial, and the sd of its per-record weight.",
+        f"NONDIPOLAR_CHEST = np.array({fmt(nondipolar_mean, 4)})",
+        f"NONDIPOLAR_WEIGHT_SD = {np.std(weight):.4f}",
+        f"#: The same for atrial waves, fitted in the P window (explains {atrial_explained:.3f}).",
+        f"ATRIAL_CHEST_LEAD_VECTORS = np.array({fmt(atrial_chest)})",
         f"#: Beat fits (R^2 median {np.median(r2):.3f}); theta over {int(is_norm.sum())} NORM "
         "sinus records.",
         f"THETA_MEAN = np.array({fmt(mean, 5)})",
@@ -331,6 +397,15 @@ def main() -> None:
         *[f"    {k!r}: np.array({fmt(v[0], 3)}),  # n={v[1]}" for k, v in shifts.items()],
         "}",
         f"SUPERCLASS_PREVALENCE = {prevalence!r}",
+        f"#: Anchors: theta (standardised as above) of the {int(anchor.sum())} well-fitted records "
+        "without AF/flutter",
+        "#: or pacing, with their sex (1 = female), superclasses and a few SCP codes. Patients are",
+        "#: drawn around a random anchor (a smoothed bootstrap), so the cohort keeps PTB-XL's",
+        "#: non-Gaussian mix of normal and pathological beats.",
+        f"ANCHOR_Z = np.array({fmt(anchor_z, 3)})",
+        f"ANCHOR_SEX = np.array({fmt(anchor_sex)})",
+        f"ANCHOR_CLASSES = {tuple(anchor_classes)!r}",
+        f"ANCHOR_CODES = {tuple(anchor_codes)!r}",
         "#: log RR-CV (mean, sd) and log heart rate (mean, sd) of AFIB records (500 + 100 Hz).",
         f"AF_LOG_RR_CV = ({af_cv.mean():.4f}, {af_cv.std():.4f})",
         f"AF_LOG_HR = ({af_hr.mean():.4f}, {af_hr.std():.4f})",
@@ -339,15 +414,16 @@ def main() -> None:
         f"ECTOPIC_RECORD_SHARE = {float(ectopic[sinus].mean()):.4f}",
         f"PVC_SHARE = {pvc_share:.4f}",
         f"ECTOPIC_PREMATURE_FRACTION = {float(np.nanmedian(premature)) if len(premature) else 0.1:.4f}",
-        "#: Electrode noise: band edges (Hz), median log10 PSD (mV^2/Hz) per band, and per-record",
+        "#: Electrode noise: band edges (Hz), log10 PSD (mV^2/Hz) per electrode (RA, LA, LL, V1-V6)",
+        "#: and band (NNLS on the median lead spectra of the beat residuals), and per-record",
         "#: log10 deviations (sd) of the wander (< 0.5 Hz) and broadband components.",
         f"NOISE_BAND_EDGES_HZ = np.array({fmt(edges, 3)})",
-        f"NOISE_LOG_PSD = np.array({fmt(shape, 3)})",
+        "NOISE_LOG_PSD = np.array(@NOISE_LOG_PSD@)",
         f"NOISE_WANDER_LOG_SD = {np.nanstd(wander_dev):.4f}",
         f"NOISE_BROAD_LOG_SD = {np.nanstd(broad_dev):.4f}",
         f"NOISE_WANDER_BROAD_CORR = {np.corrcoef(wander_dev, broad_dev)[0, 1]:.4f}",
-        "#: log10 50 Hz line amplitude (mV) per record in the leads: median, sd.",
-        f"MAINS_LOG_AMP = ({np.nanmedian(mains_amp):.4f}, {np.nanstd(mains_amp):.4f})",
+        "#: log10 50 Hz line amplitude (mV) per electrode: median, sd (calibrated to the leads').",
+        "MAINS_LOG_AMP = @MAINS_LOG_AMP@",
         "#: Female minus male medians on the 100 Hz records (qrs/t magnitude mV, ms, bpm).",
         f"SEX_DIFFERENCE = {({k: round(v, 4) for k, v in by_sex.items()})!r}",
         "#: Median, 25th and 75th percentile of each statistic of measure.py on the 500 Hz "
@@ -357,8 +433,49 @@ def main() -> None:
         "}",
         "",
     ]
-    Path(args.out).write_text("\n".join(lines))
+    out = Path(args.out)
+    mains = (float(np.nanmedian(mains_amp)), float(np.nanstd(mains_amp)))
+    out.write_text(module_text(shape, mains))
+    # calibration: the beat residual of synthetic records also holds the generator's own beat
+    # variation and filter leakage; measure it exactly as on PTB-XL and correct each band
+    real_median = np.nanmedian(spectra, axis=0)
+    for iteration in range(CALIBRATION_ROUNDS):
+        synthetic = synthetic_residual_spectra(out, edges)
+        delta = np.nanmedian(np.log10(real_median) - np.log10(synthetic), axis=0)  # per band
+        shape = shape + delta[None, :-1]
+        mains = (mains[0] + float(delta[-1]), mains[1])
+        out.write_text(module_text(shape, mains))
+        print(f"noise calibration {iteration + 1}: band corrections (log10) {np.round(delta, 2)}")
     print(f"wrote {args.out}")
+
+
+def synthetic_residual_spectra(module_path: Path, edges: np.ndarray, n_patients: int = 150
+                               ) -> np.ndarray:
+    """Median residual noise spectrum per lead of a synthetic cohort built with `module_path`."""
+    import importlib.util
+    import sys
+
+    from ecgimg.data.synthetic import noise as noise_module
+    from ecgimg.data.synthetic import ptbxl_fit
+
+    spec = importlib.util.spec_from_file_location("ptbxl_fit_candidate", module_path)
+    candidate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(candidate)
+    ptbxl_fit.__dict__.update({k: v for k, v in vars(candidate).items() if k.isupper()})
+    noise_module._base_amplitude.cache_clear()
+    from ecgimg.data.synthetic import synthetic_cohort
+
+    sys.stdout.flush()
+    spectra = []
+    for record in synthetic_cohort(n_patients, 1, seed=12345):
+        signal = record.signal.astype(np.float64)
+        peaks = detect_r_peaks(signal, FS)
+        try:
+            template, _, _ = median_beat(signal, FS, peaks, highcut_hz=150.0)
+        except ValueError:
+            continue
+        spectra.append(noise_spectrum(signal, template, peaks, edges))
+    return np.nanmedian(np.stack(spectra), axis=0)
 
 
 if __name__ == "__main__":
