@@ -186,7 +186,7 @@ def plot_distributions(real: np.ndarray, synthetic: np.ndarray, path: Path, titl
 
 
 def render_pages(real: np.ndarray, synthetic: np.ndarray, path: Path) -> None:
-    """Two real (top) and two synthetic (bottom) pages, 3x4+1R classic, same size."""
+    """Two real (top) and two synthetic (bottom, pass two patients) pages, 3x4+1R classic."""
     import render
     from PIL import Image
 
@@ -247,7 +247,7 @@ def main() -> None:
                          for i, n in enumerate(names)}
     title = "before" if args.before else "this tree"
     plot_distributions(f_real, f_syn, out / "distributions.png", f"synthetic cohort ({title})")
-    render_pages(real, synthetic, out / "pages.png")
+    render_pages(real, synthetic[::args.ecgs], out / "pages.png")
     (out / "realism.json").write_text(json.dumps(result, indent=1))
     print(f"wrote {out / 'distributions.png'}, {out / 'pages.png'}, {out / 'realism.json'}")
 

@@ -9,19 +9,25 @@ What is measured, on `../shared/data/ptbxl` (500 records at 500 Hz; 897 labelled
    gives the patient-to-patient spread of electrode placement and torso.
 2. Beat model. Each record's 3-D dipole curve is fitted by eight Gaussian waves in time
    (P1, P2 atrial; Q, R1, R2, S ventricular; T1, T2 repolarisation), each with its own 3-D vector:
-   variable projection (vectors by linear least squares inside a bounded nonlinear fit of centres
-   and widths). T centres are stored Bazett-normalised (divided by sqrt(RR)).
-3. Population model of the per-record parameter vector theta (wave centres, log widths, vectors,
-   log RR, log RR-CV, chest lead vectors): mean and a rank-k PCA with residual SDs on NORM
-   records; mean shifts of MI / STTC / CD / HYP / CLBBB / female-vs-male (in NORM) records.
-4. Rhythm, ectopics and noise: RR-CV of sinus and of AFIB records, premature-beat frequency,
-   PVC/PAC codes; the beat-residual noise spectrum per lead (raw signal minus the median beat
-   placed at every beat) turned into an electrode-level spectrum; mains line amplitudes.
-5. Targets for the tests: medians and IQRs of the measured statistics of `measure.py`.
+   variable projection (vectors by ridge least squares inside a bounded nonlinear fit of centres
+   and widths). T centres are stored Bazett-normalised (divided by sqrt(RR)). The P waves'
+   amplitudes in V1-V6 are fitted per lead (the atria do not sit where the ventricles do), and the
+   mean of what the model leaves in V1-V6 (NORM records) becomes a non-dipolar chest template.
+3. Population: the per-record parameter vector theta (wave centres, log widths, vectors, log RR,
+   log RR-CV, chest lead vectors, chest P amplitudes) standardised on NORM records, a rank-k PCA
+   of it (the shape of the kernel and of visit-to-visit steps), shrunk mean shifts of MI / STTC /
+   CD / HYP / CLBBB / female-vs-male records, and every well-fitted non-AF record as an anchor
+   (with its sex, superclasses and a few SCP codes) that synthetic patients are drawn around.
+4. Rhythm, ectopics and noise: RR-CV and rate of AFIB records, PVC/PAC frequency; the beat-residual
+   noise spectrum per lead (raw signal minus the median beat at every beat) solved into one
+   spectrum per electrode (NNLS), then calibrated in a few rounds by measuring the same residual
+   spectrum on a synthetic cohort built from the written module; the 50 Hz line likewise.
+5. Targets for the tests: medians and IQRs of the statistics of `measure.py` on the 500 records.
 
-    nice -n 10 .venv/bin/python scripts/fit_synthetic_cohort.py [--ptbxl PATH] [--out FILE]
+    nice -n 10 .venv/bin/python scripts/fit_synthetic_cohort.py [--ptbxl PATH] [--cache FILE.npz]
 
-Needs ../shared/data; the cohort itself never does (the fitted numbers are in the written module).
+Needs ../shared/data and ~10 min on one core (the beat fits; --cache keeps them for re-runs);
+the cohort itself never needs PTB-XL (the fitted numbers are in the written module).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ Labels and their correlates:
   `SEX_GAIN` x its female-minus-male theta shift (lower QRS voltage, longer QTc, faster rate).
 * ``superdiagnostic``: the anchor's PTB-XL superclasses (NORM/MI/STTC/CD/HYP), plus those an
   lvsd sign adds.
-* ``lvsd`` (~25% of patients): more likely where the anchor shows MI, CLBBB, LVH, STTC or low
+* ``lvsd`` (~19% of patients): more likely where the anchor shows MI, CLBBB, LVH, STTC or low
   voltage (`LVSD_ANCHOR_LOGIT`); every lvsd patient also has a random, non-empty subset of
   `LVSD_SIGNS`: LBBB-like conduction (PTB-XL's CLBBB shift), old MI (pathological Q, PTB-XL's MI
   shift), ST-T changes (STTC shift), low limb voltage, poor R progression, resting tachycardia;
@@ -30,8 +30,6 @@ import numpy as np
 from ecgimg.data.synthetic import morphology as mo
 from ecgimg.data.synthetic import ptbxl_fit as fit
 
-FEMALE_PREVALENCE = 0.5
-LVSD_PREVALENCE = 0.25
 AF_PRONE = {False: 0.05, True: 0.2}      # by lvsd
 AF_WHEN_PRONE, AF_OTHERWISE = 0.75, 0.01
 SEX_GAIN = 0.3
