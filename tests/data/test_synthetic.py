@@ -185,6 +185,23 @@ def test_same_patient_ecgs_are_nearest_neighbours_but_not_always(arrays):
     assert 20 * chance < accuracy < 0.97, accuracy
 
 
+def test_patient_traits_are_stable_across_visits_but_change(cohort, arrays):
+    """Axis, QRS voltage and QRS width vary less within a patient than between patients, yet
+    visits are not copies (rate changes most, as between real recordings)."""
+    _, patients, features = arrays
+    sinus = labels(cohort, "af") == 0
+    for name, lo, hi in (("axis_deg", 0.6, 0.99), ("qrs_mag", 0.6, 0.99), ("qrs_ms", 0.4, 0.99),
+                         ("hr_bpm", 0.1, 0.9)):
+        values = column(features, name)
+        ok = np.isfinite(values) & sinus
+        groups = {}
+        for p, v in zip(patients[ok], values[ok]):
+            groups.setdefault(p, []).append(v)
+        within = np.mean([np.var(v, ddof=1) for v in groups.values() if len(v) > 1])
+        icc = 1.0 - within / np.var(values[ok], ddof=1)   # share of variance between patients
+        assert lo < icc < hi, (name, icc)
+
+
 @pytest.mark.parametrize("task", ["lvsd", "sex", "af"])
 def test_labels_learnable_but_not_trivial(cohort, arrays, task):
     _, patients, features = arrays
