@@ -1,7 +1,8 @@
 """Data speed (one core) and synthetic-cohort quality figures, printed.
 
 Speed: records/s reading + canonicalising PTB-XL at 500 Hz and 100 Hz (needs ../shared/data),
-synthetic ECGs/s, cache writing. Both wall-clock and CPU-time rates are printed: on a shared
+synthetic ECGs/s against neurokit2's `ecg_simulate(method="multileads")` (optional `bench` extra)
+in the same run, cache writing. Both wall-clock and CPU-time rates are printed: on a shared
 machine the CPU-time rate is the fair one-core figure.
 Quality: nearest-neighbour patient identification and logistic-regression AUROC per label on
 simple features (patient-grouped 5-fold cross-validation).
@@ -48,9 +49,22 @@ def speed() -> None:
               lambda: [canonicalize(load_record(f)) for f in files])
     records = timed("synthetic ECGs (12 x 5000 @ 500 Hz)", 400,
                     lambda: synthetic_cohort(100, 4, seed=0))
+    neurokit_peer(n=5)
     with tempfile.TemporaryDirectory() as tmp:
         timed("cache write (canonicalise + memmap + index)", len(records),
               lambda: build_cache(records, tmp, progress=False))
+
+
+def neurokit_peer(n: int) -> None:
+    """The peer: neurokit2's ECGSYN-style 12-lead simulator (the `bench` extra), same length."""
+    try:
+        import neurokit2 as nk
+    except ImportError:
+        print("neurokit2 ecg_simulate(method='multileads'): not installed (pip install .[bench])")
+        return
+    timed("neurokit2 ecg_simulate multileads (12 x 5000)", n,
+          lambda: [nk.ecg_simulate(duration=10, sampling_rate=500, method="multileads",
+                                   random_state=i) for i in range(n)])
 
 
 def quality(n_patients: int, ecgs_per_patient: int) -> None:

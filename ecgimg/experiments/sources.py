@@ -38,8 +38,11 @@ def cache_dir_for(cfg: ExperimentConfig) -> Path:
     if kind == "cache":
         return Path(path)
     if kind == "synthetic":
+        from ecgimg.data.synthetic import COHORT_VERSION  # a newer generator never reuses a cache
+
         shares = "_".join(f"{name}{share:g}" for name, share in sorted(cfg.data.split_fractions.items()))
-        tag = f"synthetic_p{cfg.data.n_patients}_e{cfg.data.ecgs_per_patient}_s{cfg.seed}_{shares}"
+        tag = (f"synthetic_v{COHORT_VERSION}_p{cfg.data.n_patients}_e{cfg.data.ecgs_per_patient}"
+               f"_s{cfg.seed}_{shares}")
     else:
         slug = re.sub(r"[^A-Za-z0-9]+", "_", str(Path(path).resolve())).strip("_")[-48:]
         tag = f"{kind}_{cfg.data.sampling_rate_hz}hz_{slug}"
