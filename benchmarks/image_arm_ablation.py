@@ -59,25 +59,29 @@ class Setting:
 
 
 def settings() -> list[Setting]:
-    demo = Setting("demo as shipped (any page, letterbox, 40 steps x 16, lr 5e-4)", ANY_PAGES,
+    """The rows, in order; each changes one thing relative to the one it names."""
+    demo = Setting("demo before (any page, letterbox, 40 steps x 16, lr 5e-4)", ANY_PAGES,
                    ANY_PAGES, 128, 40, 16, 5e-4)
     steps = dataclasses.replace(demo, name="+ 300 steps x 32, lr 1e-3", steps=300, batch=32, lr=1e-3)
     readable = dataclasses.replace(steps, name="+ readable pages cut to the grid (train and eval)",
                                    pages=READABLE_PAGES, eval_pages=READABLE_PAGES)
     eval_any = dataclasses.replace(readable, name="  readable training, any-page evaluation",
                                    eval_pages=ANY_PAGES)
-    size192 = dataclasses.replace(readable, name="+ 192 px", image_size=192)
-    size256 = dataclasses.replace(readable, name="+ 256 px", image_size=256)
-    clean = dataclasses.replace(size192, name="  192 px, clean pages (no degradation)",
+    size160 = dataclasses.replace(readable, name="+ 160 px", image_size=160)
+    size224 = dataclasses.replace(readable, name="+ 224 px", image_size=224)
+    mobile = dataclasses.replace(size160, name="  160 px, mobilenetv3_small_100",
+                                 backbone="mobilenetv3_small_100")
+    mobile_long = dataclasses.replace(mobile, name="  160 px, mobilenetv3_small_100, 900 steps",
+                                      steps=900)
+    long = dataclasses.replace(readable, name="  128 px, 900 steps", steps=900)
+    lr_high = dataclasses.replace(readable, name="  128 px, lr 3e-3", lr=3e-3)
+    batch8 = dataclasses.replace(readable, name="  128 px, batch 8 x 1200 steps (BatchNorm)",
+                                 batch=8, steps=1200)
+    clean = dataclasses.replace(readable, name="  128 px, clean pages (no degradation)",
                                 pages=CLEAN_PAGES, eval_pages=CLEAN_PAGES)
-    batch8 = dataclasses.replace(size192, name="  192 px, batch 8 (BatchNorm statistics)", batch=8,
-                                 steps=1200)
-    lr_low = dataclasses.replace(size192, name="  192 px, lr 3e-4", lr=3e-4)
-    long = dataclasses.replace(size192, name="  192 px, 900 steps", steps=900)
-    mobile = dataclasses.replace(size192, name="  192 px, mobilenetv3_small_100", backbone="mobilenetv3_small_100")
-    mobile_long = dataclasses.replace(mobile, name="  192 px, mobilenetv3_small_100, 900 steps", steps=900)
-    return [demo, steps, readable, eval_any, size192, size256, clean, batch8, lr_low, long, mobile,
-            mobile_long]
+    grey = dataclasses.replace(readable, name="  128 px, greyscale", grayscale=True)
+    return [demo, steps, readable, eval_any, size160, size224, mobile, mobile_long, long, lr_high,
+            batch8, clean, grey]
 
 
 def auroc_ci(y, score, patients, seed=0):
@@ -104,7 +108,7 @@ def run_setting(s: Setting, cache: SignalCache, task: str, rows: dict, root: Pat
     torch.manual_seed(seed)
     model = create_model(f"timm:{s.backbone}", num_classes=1, input_size=s.image_size,
                          in_chans=1 if s.grayscale else 3)
-    out = root / "runs" / re.sub(r"[^a-z0-9]+", "_", s.name.lower()).strip("_")
+    out = root / "runs" / task / re.sub(r"[^a-z0-9]+", "_", s.name.lower()).strip("_")
     steps_per_epoch = max(1, len(train) // s.batch)
     config = TrainConfig(max_steps=s.steps, epochs=-(-s.steps // steps_per_epoch), lr=s.lr,
                          warmup_steps=max(1, s.steps // 20), seed=seed, out_dir=str(out),
@@ -137,13 +141,19 @@ def run_setting(s: Setting, cache: SignalCache, task: str, rows: dict, root: Pat
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=600)
+    parser.add_argument("--list", action="store_true", help="print the rows and exit")
     parser.add_argument("--task", default="lvsd")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", default="all", help="comma-separated row numbers (0-based) or 'all'")
     parser.add_argument("--workers", type=int, default=2, help="render processes for the page banks")
     parser.add_argument("--out", type=Path, default=Path("/tmp/ecgimg_image_ablation"))
     args = parser.parse_args()
-    cache_dir = args.out / f"cache_p{args.patients}_s{args.seed}"
+    if args.list:
+        for i, s in enumerate(settings()):
+            print(i, s.name)
+        return
+    from ecgimg.data.synthetic import COHORT_VERSION
+    cache_dir = args.out / f"cache_v{COHORT_VERSION}_p{args.patients}_s{args.seed}"
     cache = (SignalCache.open(cache_dir) if (cache_dir / "cache.json").is_file() else
              synthetic_cohort_cache(cache_dir, args.patients, 3, seed=args.seed,
                                     fractions={"train": 0.6, "val": 0.15, "test": 0.25}))
@@ -162,7 +172,8 @@ def main() -> None:
               f"(render {r['render_s']}s, train {r['train_s']}s)", flush=True)
     print(f"\npage statistics as classifiers (test pages of the first row): grey "
           f"{results[0]['page_grey_auroc']:.3f}, ink {results[0]['page_ink_auroc']:.3f}")
-    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    (args.out / f"results_{args.task}_{args.rows.replace(',', '-')}.json").write_text(
+        json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
