@@ -271,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             result = _runner(args.command)(cfg)
         finally:  # under torchrun: leave the process group without racing rank 0's store
-            from ecgimg.train.distributed import shutdown
+            from ecgimg.distributed import shutdown
             shutdown()
         print(f"done: {result}")
         return 0

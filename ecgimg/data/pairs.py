@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader, Sampler
 
-from ecgimg.train import distributed
+from ecgimg import distributed
 
 ViewKey = tuple[int, int, int]  # (record index, view number, epoch)
 

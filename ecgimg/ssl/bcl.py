@@ -11,7 +11,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from ecgimg.train.distributed import all_gather_no_grad, all_gather_with_grad, rank, world_size
+from ecgimg.distributed import all_gather_no_grad, all_gather_with_grad, rank, world_size
 
 
 def _as_identity_tensor(identities: Any, device: torch.device) -> torch.Tensor:

@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ecgimg.train import distributed
+from ecgimg import distributed
 from ecgimg.train.checkpoint import (CHECKPOINT_FORMAT, atomic_torch_save, capture_rng_state,
                                      check_resumable, latest_resumable, load_checkpoint,
                                      model_state_dict, remove_orphan_temp_files,

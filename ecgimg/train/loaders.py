@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ecgimg.train import distributed
+from ecgimg import distributed
 
 
 def derive_seed(*parts: int) -> int:

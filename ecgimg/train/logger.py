@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgimg.train import distributed
+from ecgimg import distributed
 
 
 def _plain(value: Any) -> Any:

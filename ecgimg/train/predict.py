@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
-from ecgimg.train import distributed
+from ecgimg import distributed
 from ecgimg.train.checkpoint import unwrap_model
 from ecgimg.train.objectives import loss_dict
 from ecgimg.train.runtime import batch_size_of, move_to_device

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import torch
 
-from ecgimg.train import distributed
+from ecgimg import distributed
 from ecgimg.train.config import TrainConfig
 from ecgimg.train.engine import FitResult, fit
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ecgimg.ssl.bcl import BCLObjective, bcl_loss, contrastive_stats
 from ecgimg.ssl.simclr import SimCLRObjective, simclr_loss
-from ecgimg.train.distributed import shutdown
+from ecgimg.distributed import shutdown
 from ddp_spawn import leave, spawn_ranks
 
 

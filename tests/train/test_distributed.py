@@ -8,8 +8,8 @@ import torch
 import torch.distributed as dist
 
 from ecgimg.train import NonFiniteLossError, TrainConfig, fit, load_checkpoint, make_loader, predict
-from ecgimg.train import distributed
-from ecgimg.train.distributed import all_gather_no_grad, all_gather_with_grad, init_from_env
+from ecgimg import distributed
+from ecgimg.distributed import all_gather_no_grad, all_gather_with_grad, init_from_env
 
 from ddp_spawn import leave, spawn_ranks
 from toys import ToyRegression, TinyMLP, flat_params, mse_objective

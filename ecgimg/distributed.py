@@ -1,4 +1,8 @@
-"""torchrun/DDP plumbing: process-group set-up, rank queries, and all-gathers for global-batch losses."""
+"""torchrun/DDP plumbing: process-group set-up, rank queries, and all-gathers for global-batch losses.
+
+A top-level module because every layer needs it: samplers in `ecgimg.data` split patients by
+rank, the contrastive losses in `ecgimg.ssl` gather the global batch, the engine runs DDP.
+"""
 from __future__ import annotations
 
 import os
