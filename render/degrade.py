@@ -98,21 +98,21 @@ def apply_degradations(image: np.ndarray, points: dict[str, np.ndarray],
         hw = out_hw if out_hw is not None else page_hw
     if tuple(hw) != tuple(page_hw):
         record.append({"op": "resize", "from_hw": list(page_hw), "to_hw": list(hw)})
-    ppm = px_per_mm if px_per_mm else min(page_hw) / 200.0
-    work_ppm = ppm * float(np.sqrt(hw[0] * hw[1] / (page_hw[0] * page_hw[1])))
+    page_px_per_mm = px_per_mm if px_per_mm else min(page_hw) / 200.0
+    work_px_per_mm = page_px_per_mm * float(np.sqrt(hw[0] * hw[1] / (page_hw[0] * page_hw[1])))
     paper_steps, camera_steps = plan_photometric(spec, rng, hw)
     record += paper_steps
-    geometry = plan_geometry(spec, rng, hw, paper_steps, framing, page_hw, work_ppm)
+    geometry = plan_geometry(spec, rng, hw, paper_steps, framing, page_hw, work_px_per_mm)
     if geometry is not None:
         record.append(geometry)
     record += camera_steps
     if spec.camera is not None:
         final_hw = tuple(geometry["out_hw"]) if geometry is not None and "out_hw" in geometry else tuple(hw)
-        final_ppm = work_ppm * float(np.sqrt(final_hw[0] * final_hw[1] / (hw[0] * hw[1])))
+        final_px_per_mm = work_px_per_mm * float(np.sqrt(final_hw[0] * final_hw[1] / (hw[0] * hw[1])))
         if framing is not None:  # the frame box, not the page, fills the output
             x0, y0, x1, y1 = framing["box_page_px"]
-            final_ppm = ppm * float(np.sqrt(final_hw[0] * final_hw[1] / ((x1 - x0) * (y1 - y0))))
-        record += plan_camera(spec.camera, rng, final_hw, final_ppm, fixed_size=out_hw is not None)
+            final_px_per_mm = page_px_per_mm * float(np.sqrt(final_hw[0] * final_hw[1] / ((x1 - x0) * (y1 - y0))))
+        record += plan_camera(spec.camera, rng, final_hw, final_px_per_mm, fixed_size=out_hw is not None)
     return replay_degradations(image, points, masks, record)
 
 

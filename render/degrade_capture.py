@@ -42,9 +42,9 @@ def plan_framing(spec: FramingSpec, rng: np.random.Generator, page_hw: tuple[int
     else:
         x0, y0, x1, y1 = -0.5, -0.5, pw - 0.5, ph - 0.5
     bw, bh = x1 - x0, y1 - y0
-    m = [_u(rng, spec.margin_frac) for _ in range(4)]
-    x0, x1 = x0 - m[0] * bw, x1 + m[2] * bw
-    y0, y1 = y0 - m[1] * bh, y1 + m[3] * bh
+    margins = [_u(rng, spec.margin_frac) for _ in range(4)]
+    x0, x1 = x0 - margins[0] * bw, x1 + margins[2] * bw
+    y0, y1 = y0 - margins[1] * bh, y1 + margins[3] * bh
     if out_hw is not None:  # widen the short way around the centre to the output aspect
         aspect = out_hw[1] / out_hw[0]
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2

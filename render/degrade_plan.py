@@ -239,9 +239,9 @@ def plan_geometry(spec: DegradeSpec, rng: np.random.Generator, hw: tuple[int, in
         step["framing"] = framing
         step["out_hw"] = list(out_hw)
     if spec.ripple is not None:
-        ppm = px_per_mm if px_per_mm else min(hw) / 200.0
+        ripple_px_per_mm = px_per_mm if px_per_mm else min(hw) / 200.0
         curl = step["curl"] or {"bow_px": 0.0, "folds": []}
-        curl["ripple"] = _plan_ripple(spec.ripple, rng, hw, ppm)
+        curl["ripple"] = _plan_ripple(spec.ripple, rng, hw, ripple_px_per_mm)
         bound = geo.curl_lipschitz_bound(hw, curl)
         if bound > _MAX_CURL_LIPSCHITZ:  # keep the whole field invertible
             for wave in curl["ripple"]:

@@ -85,16 +85,16 @@ def plot_area(style: PaperStyle, fs: float, n_samples: int, n_rows: int = 1) -> 
     With `style.row_pitch_mm` the rows are that far apart (real 12-lead printouts: ~25-38 mm)
     and the grid ends 5 mm under the last one, instead of the rows filling the page height."""
     w_mm, h_mm = style.page_size_mm
-    m = float(style.margin_mm)
-    top = m + (HEADER_MM if style.header else 0)
-    bottom = grid_bottom = math.floor(h_mm - m - (FOOTER_MM if style.footer else 0))
+    margin_mm = float(style.margin_mm)
+    top = margin_mm + (HEADER_MM if style.header else 0)
+    bottom = grid_bottom = math.floor(h_mm - margin_mm - (FOOTER_MM if style.footer else 0))
     if style.row_pitch_mm is not None and top + n_rows * style.row_pitch_mm + 5 <= bottom:
         bottom = top + n_rows * style.row_pitch_mm
         grid_bottom = math.ceil(bottom) + 5
-    right = math.floor(w_mm - m)
+    right = math.floor(w_mm - margin_mm)
     pulse_mm = 5 * math.ceil((0.2 * style.paper_speed_mm_s + 4) / 5) if style.calibration else 5
-    area = PlotArea(m, top, right, bottom, m + pulse_mm, style.paper_speed_mm_s, float(fs), n_samples)
-    return area, (m, top, right, grid_bottom)
+    area = PlotArea(margin_mm, top, right, bottom, margin_mm + pulse_mm, style.paper_speed_mm_s, float(fs), n_samples)
+    return area, (margin_mm, top, right, grid_bottom)
 
 
 def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: int = 0,
@@ -136,22 +136,22 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
     offsets = dict(zip(used, medians.tolist()))
 
     draw_style = _draw_style(style_spec, out_size)
-    ppm = draw_style.px_per_mm
-    H, W = draw_style.page_size_px
+    px_per_mm = draw_style.px_per_mm
+    page_h_px, page_w_px = draw_style.page_size_px
     area, grid_box = plot_area(style_spec, fs, arr.shape[1], layout_spec.n_rows)
-    grid_rgb, grid_mask = grid_page(H, W, ppm, grid_box, style_spec.grid_color, style_spec.grid_style,
-                                    style_spec.paper_rgb, style_spec.minor_line_mm, style_spec.minor_contrast,
-                                    style_spec.major_contrast)
+    grid_rgb, grid_mask = grid_page(page_h_px, page_w_px, px_per_mm, grid_box, style_spec.grid_color,
+                                    style_spec.grid_style, style_spec.paper_rgb, style_spec.minor_line_mm,
+                                    style_spec.minor_contrast, style_spec.major_contrast)
     image = grid_rgb.copy()
     mask_dict: dict[str, np.ndarray] | None = None
     text_mask = None
     if masks:
         mask_dict = {"grid": grid_mask.copy()}
-        text_mask = np.zeros((H, W), np.uint8)
-    thick = draw.thickness_px(style_spec.trace_width_mm, ppm)
-    ink_layer = draw.InkLayer((H, W), thick)
+        text_mask = np.zeros((page_h_px, page_w_px), np.uint8)
+    trace_px = draw.thickness_px(style_spec.trace_width_mm, px_per_mm)
+    ink_layer = draw.InkLayer((page_h_px, page_w_px), trace_px)
     ink = style_spec.trace_rgb
-    label_px = int(round(style_spec.label_size_mm * ppm))
+    label_px = int(round(style_spec.label_size_mm * px_per_mm))
     panels = place_panels(layout_spec, area)
 
     points: dict[str, np.ndarray] = {}  # every geometric truth item, carried through degradations
@@ -160,25 +160,25 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         idx, sign = resolved[p.lead]
         gain = style_spec.gain_for(p.lead)
         samples = np.arange(p.start, p.stop)
-        x_px = (p.x_mm + (samples - p.start) / fs * area.speed_mm_s) * ppm
-        y_px = (p.baseline_mm - sign * (arr[idx, p.start:p.stop] - offsets[idx]) * gain) * ppm
+        x_px = (p.x_mm + (samples - p.start) / fs * area.speed_mm_s) * px_per_mm
+        y_px = (p.baseline_mm - sign * (arr[idx, p.start:p.stop] - offsets[idx]) * gain) * px_per_mm
         pts = np.stack([x_px, y_px], axis=1)
         lead_mask = None
         if mask_dict is not None:
-            lead_mask = mask_dict.setdefault(f"lead:{p.lead}", np.zeros((H, W), np.uint8))
+            lead_mask = mask_dict.setdefault(f"lead:{p.lead}", np.zeros((page_h_px, page_w_px), np.uint8))
         ink_layer.add(pts, lead_mask)
         points[f"panel{k}"] = pts
-        points[f"baseline{k}"] = np.array([[p.x_mm, p.baseline_mm], [p.x_mm + p.width_mm, p.baseline_mm]]) * ppm
-        points[f"cell{k}"] = _quad(p.x_mm, p.top_mm, p.x_mm + p.width_mm, p.bottom_mm) * ppm
+        points[f"baseline{k}"] = np.array([[p.x_mm, p.baseline_mm], [p.x_mm + p.width_mm, p.baseline_mm]]) * px_per_mm
+        points[f"cell{k}"] = _quad(p.x_mm, p.top_mm, p.x_mm + p.width_mm, p.bottom_mm) * px_per_mm
         # label above the trace start, about where printers put it (not at the far top of a tall row)
         label_top_mm = max(p.top_mm + 1.0, p.baseline_mm - 10.0 - style_spec.label_size_mm)
-        label_box = text.draw_text(image, p.lead, (p.x_mm + 1.0) * ppm, label_top_mm * ppm,
+        label_box = text.draw_text(image, p.lead, (p.x_mm + 1.0) * px_per_mm, label_top_mm * px_per_mm,
                                    label_px, ink, style_spec.label_font or style_spec.font, text_mask)
         points[f"label{k}"] = _quad(*label_box) - 0.5  # pixel edges -> centre coordinates
         if layout_spec.separators and p.column > 0 and style_spec.separator_style == "tick":
-            sep = np.array([[p.x_mm, p.baseline_mm - 3.0], [p.x_mm, p.baseline_mm + 3.0]]) * ppm
+            sep = np.array([[p.x_mm, p.baseline_mm - 3.0], [p.x_mm, p.baseline_mm + 3.0]]) * px_per_mm
             ink_layer.add(sep, text_mask)
-        outside = _outside_cell_fraction(y_px / ppm, p.top_mm, p.bottom_mm)
+        outside = _outside_cell_fraction(y_px / px_per_mm, p.top_mm, p.bottom_mm)
         panel_info.append({"lead": p.lead, "signal_index": idx, "sign": sign, "row": p.row,
                            "column": p.column, "is_rhythm": p.is_rhythm, "offset_mv": offsets[idx], "start": p.start,
                            "stop": p.stop, "mm_per_mv": gain, "x0_mm": p.x_mm,
@@ -186,16 +186,17 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
                            "outside_cell_fraction": round(outside, 6)})
 
     if layout_spec.separators and style_spec.separator_style == "dotted":
-        _dotted_separators(ink_layer, panels, grid_box, ppm, text_mask)
+        _dotted_separators(ink_layer, panels, grid_box, px_per_mm, text_mask)
     cal_mask = None
     if mask_dict is not None:
-        cal_mask = mask_dict["calibration"] = np.zeros((H, W), np.uint8)
+        cal_mask = mask_dict["calibration"] = np.zeros((page_h_px, page_w_px), np.uint8)
         mask_dict["text"] = text_mask
-    calibration = _draw_calibration(ink_layer, panels, style_spec, area, ppm, points, cal_mask)
+    calibration = _draw_calibration(ink_layer, panels, style_spec, area, px_per_mm, points, cal_mask)
     ink_layer.blend_into(image, ink)
-    texts = _draw_header_footer(image, style_spec, fs, seed, ppm, text_mask, points,
+    texts = _draw_header_footer(image, style_spec, fs, seed, px_per_mm, text_mask, points,
                                 (arr, leads, facts) if style_spec.header else None)
-    points["page"] = np.array([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]], np.float64)
+    right_px, bottom_px = page_w_px - 1, page_h_px - 1
+    points["page"] = np.array([[0, 0], [right_px, 0], [right_px, bottom_px], [0, bottom_px]], np.float64)
 
     params = {"layout": layout_spec.to_dict(), "style": style_spec.to_dict(),
               "degrade": degrade_spec.to_dict() if degrade_spec is not None else None,
@@ -204,14 +205,14 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         params["facts"] = facts
     base = {
         "version": 1,
-        "px_per_mm": ppm,
+        "px_per_mm": px_per_mm,
         "mm_per_s": area.speed_mm_s,
         "fs": float(fs),
         "leads": [str(name) for name in leads],
         "n_samples": int(arr.shape[1]),
-        "page_size_px": [H, W],
+        "page_size_px": [page_h_px, page_w_px],
         "render_dpi": draw_style.dpi,
-        "trace_thickness_px": thick,
+        "trace_thickness_px": trace_px,
         "signal_sha256": hashlib.sha256(np.ascontiguousarray(arr, np.float64).tobytes()).hexdigest(),
         "params": params,
     }
@@ -220,7 +221,7 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
             points[f"panel{k}"] = points[f"panel{k}"][:0]
     rng = np.random.default_rng([seed, 1])  # own stream: header text never shifts degradations
     image, truth, mask_dict = finish(image, mask_dict, points, panel_info, calibration, texts, base,
-                                     degrade_spec, rng, out_size, [v * ppm for v in grid_box])
+                                     degrade_spec, rng, out_size, [v * px_per_mm for v in grid_box])
     return Rendered(image=image, truth=truth, masks=mask_dict)
 
 
@@ -255,7 +256,7 @@ def _quad(x0, y0, x1, y1) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
 
 
-def _draw_calibration(ink_layer, panels: list[Panel], style: PaperStyle, area: PlotArea, ppm: float,
+def _draw_calibration(ink_layer, panels: list[Panel], style: PaperStyle, area: PlotArea, px_per_mm: float,
                       points: dict, cal_mask=None) -> list[dict]:
     """A 1 mV x 200 ms pulse left of every row (row's first lead gain), plus one right of the row
     when later leads in it use a different gain and the pulse fits on the page."""
@@ -273,14 +274,14 @@ def _draw_calibration(ink_layer, panels: list[Panel], style: PaperStyle, area: P
         if g_last != gains[0][0] and right_edge <= area.right_mm:
             gains.append((g_last, right_edge, "right"))
         for gain, right_mm, side in gains:
-            pts = draw.calibration_pulse_mm(right_mm, first.baseline_mm, gain, style.paper_speed_mm_s) * ppm
+            pts = draw.calibration_pulse_mm(right_mm, first.baseline_mm, gain, style.paper_speed_mm_s) * px_per_mm
             ink_layer.add(pts, cal_mask)
             points[f"cal{len(out)}"] = pts
             out.append({"row": row, "side": side, "mm_per_mv": gain, "mv": 1.0, "ms": 200.0})
     return out
 
 
-def _dotted_separators(ink_layer, panels: list[Panel], grid_box, ppm: float, mask) -> None:
+def _dotted_separators(ink_layer, panels: list[Panel], grid_box, px_per_mm: float, mask) -> None:
     """Full-height dashed lines (1 mm on, 1 mm off) where columns change, as thermal printers draw."""
     xs = sorted({p.x_mm for p in panels if p.column > 0})
     top, bottom = grid_box[1], max(p.bottom_mm for p in panels if not p.is_rhythm) if any(
@@ -290,18 +291,18 @@ def _dotted_separators(ink_layer, panels: list[Panel], grid_box, ppm: float, mas
         dashes = np.full((3 * len(ys), 2), np.nan)
         dashes[0::3, 0] = dashes[1::3, 0] = x
         dashes[0::3, 1], dashes[1::3, 1] = ys, ys + 1.0
-        ink_layer.add(dashes * ppm, mask)
+        ink_layer.add(dashes * px_per_mm, mask)
 
 
-def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, ppm: float, text_mask,
+def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, px_per_mm: float, text_mask,
                         points: dict, signal_info=None) -> list[dict]:
     texts = []
     text_mm = style.header_size_mm or style.label_size_mm
-    size_px = int(round(text_mm * ppm))
-    m = style.margin_mm
+    size_px = int(round(text_mm * px_per_mm))
+    margin_mm = style.margin_mm
 
     def put(s: str, x_mm: float, y_mm: float, kind: str):
-        box = text.draw_text(image, s, x_mm * ppm, y_mm * ppm, size_px, style.trace_rgb, style.font,
+        box = text.draw_text(image, s, x_mm * px_per_mm, y_mm * px_per_mm, size_px, style.trace_rgb, style.font,
                              text_mask)
         points[f"text{len(texts)}"] = _quad(*box) - 0.5
         texts.append({"text": s, "kind": kind})
@@ -311,12 +312,12 @@ def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, ppm: flo
         arr, leads, facts = signal_info
         rate = heart_rate_bpm(arr, fs, leads)
         columns = header_lines(np.random.default_rng([seed, 0]), rate, facts)
-        col_x = [m, m + 0.30 * (w_mm - 2 * m), m + 0.60 * (w_mm - 2 * m)]
+        col_x = [margin_mm, margin_mm + 0.30 * (w_mm - 2 * margin_mm), margin_mm + 0.60 * (w_mm - 2 * margin_mm)]
         for x_mm, lines, kind in zip(col_x, columns, ("demographics", "measurements", "statement")):
             for j, line in enumerate(lines[:5]):
-                put(line, x_mm, m + j * (text_mm + 1.2), kind)
+                put(line, x_mm, margin_mm + j * (text_mm + 1.2), kind)
     if style.footer:
         h_mm = style.page_size_mm[1]
         put(footer_text(style.paper_speed_mm_s, style.limb_gain_mm_mv, style.chest_gain_mm_mv, fs),
-            m, h_mm - m - text_mm - 0.5, "footer")
+            margin_mm, h_mm - margin_mm - text_mm - 0.5, "footer")
     return texts

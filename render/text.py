@@ -47,8 +47,8 @@ def draw_text(image: np.ndarray, text: str, x_px: float, y_px: float, size_px: i
     x0, y0 = int(round(x_px)) + dx, int(round(y_px)) + dy
     h, w = patch.shape
     box = [x0, y0, x0 + w, y0 + h]
-    H, W = image.shape[:2]
-    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
+    img_h, img_w = image.shape[:2]
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + w, img_w), min(y0 + h, img_h)
     if cx0 >= cx1 or cy0 >= cy1:
         return box
     a = patch[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
