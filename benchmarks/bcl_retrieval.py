@@ -199,7 +199,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--clean", action="store_true",
                     help="random layouts and paper styles but no scanner/photo degradations")
     ap.add_argument("--pages", choices=("pretrain", "random"), default="pretrain",
-                    help="pretrain: ecgimg.data.images.PAGE_POLICIES["readable"] (readable landscape layouts, light "
+                    help="pretrain: ecgimg.data.images.PAGE_POLICIES['readable'] (readable landscape layouts, light "
                          "effects, no photocopy thresholding, cut to the lead grid); random: whole "
                          "letterboxed pages from render.random_spec with every degradation")
     ap.add_argument("--grayscale", action=argparse.BooleanOptionalAction, default=True,
