@@ -95,7 +95,6 @@ class EvalSection:
 
     split: str = "test"
     n_boot: int = 1000               # patient-bootstrap resamples for 95% CIs
-    reference: str | None = None     # model name the p-values compare against (default: first)
     specificity: float = 0.9         # for sensitivity at fixed specificity
 
 
