@@ -8,7 +8,8 @@ photocopy thresholding, cut to the lead grid and stretched), greyscale. A small 
 128 px) is pretrained
 with the engine (`ecgimg.train.fit`) on BCL (two *different* ECGs of a patient, different renders)
 or SimCLR (two different renders of one ECG). Evaluation on held-out patients: every ECG is rendered
-twice (views A and B, independent specs); for each query (view A of ECG i) the gallery is view B of
+twice (views A and B, independent specs whose layouts come from disjoint halves of the
+policy's layouts, so the two never share a layout); for each query (view A of ECG i) the gallery is view B of
 every *other* held-out ECG; top-1 is correct when the nearest gallery ECG is from the same patient.
 Chance = (ECGs per patient - 1) / (held-out ECGs - 1). Top-5 and mean reciprocal rank are printed too.
 
@@ -33,6 +34,7 @@ from ecgimg.data import synthetic_cohort  # noqa: E402
 from ecgimg.data.images import PAGE_POLICIES, RenderedImages  # noqa: E402
 from ecgimg.data.pairs import PatientViewSampler, ViewLoader  # noqa: E402
 from ecgimg.models.image import timm_model  # noqa: E402
+from render.layout import LAYOUT_PRESETS  # noqa: E402
 from ecgimg.ssl.bcl import BCLObjective  # noqa: E402
 from ecgimg.ssl.simclr import SimCLRObjective  # noqa: E402
 
@@ -69,12 +71,43 @@ def render_pool(records, positions, n_views: int, image_size: int, seed: int, po
     return out
 
 
+def split_layouts(policy, page_kwargs: dict | None) -> tuple[dict, dict]:
+    """Page kwargs for held-out views A and B drawing from disjoint halves of the policy's layouts,
+    so a query and its same-patient target never share a layout (a fixed page keeps its one)."""
+    page_kwargs = dict(page_kwargs or {})
+    if policy != "random":
+        return page_kwargs, page_kwargs
+    layouts = sorted(page_kwargs.get("spec_kwargs", {}).get("layouts") or LAYOUT_PRESETS)
+    halves = layouts[0::2], layouts[1::2]
+    if not halves[1]:
+        raise ValueError(f"layouts {layouts}: two views in different layouts need at least two")
+    return tuple({**page_kwargs, "spec_kwargs": {**page_kwargs.get("spec_kwargs", {}), "layouts": tuple(h)}}
+                 for h in halves)
+
+
+def data_settings(**settings) -> dict:
+    """What a cached data.pt was built from: the arguments plus the cohort and renderer versions."""
+    from ecgimg.data.page_bank import renderer_fingerprint
+    from ecgimg.data.synthetic import COHORT_VERSION
+    return json.loads(json.dumps({**settings, "cohort_version": COHORT_VERSION,
+                                  "renderer": renderer_fingerprint()}, default=repr))
+
+
 def build_data(n_patients: int, ecgs_per_patient: int, held_out_fraction: float, image_size: int,
                n_views: int, seed: int, cache: Path | None = None, policy="random",
                page_kwargs: dict | None = None, grayscale: bool = False) -> dict:
-    """Cohort, patient split, training pool and held-out A/B renders (cached to disk when asked)."""
+    """Cohort, patient split, training pool and held-out A/B renders (cached to disk when asked;
+    a cache built with other settings, cohort or renderer is rebuilt, not reused)."""
+    settings = data_settings(n_patients=n_patients, ecgs_per_patient=ecgs_per_patient,
+                             held_out_fraction=held_out_fraction, image_size=image_size,
+                             n_views=n_views, seed=seed, policy=policy, page_kwargs=page_kwargs,
+                             grayscale=grayscale)
     if cache is not None and cache.is_file():
-        return torch.load(cache, weights_only=False)
+        data = torch.load(cache, weights_only=False)
+        if data.get("settings") == settings:
+            return data
+        changed = sorted(k for k in settings if data.get("settings", {}).get(k) != settings[k])
+        print(f"{cache}: built with other settings ({', '.join(changed)}); rebuilding")
     records = synthetic_cohort(n_patients, ecgs_per_patient, seed=seed)
     patients = np.array([r.patient_id for r in records])
     uniq = np.unique(patients)
@@ -86,7 +119,10 @@ def build_data(n_patients: int, ecgs_per_patient: int, held_out_fraction: float,
         "train_pos": train_pos, "test_pos": test_pos, "patients": patients,
         "labels": {k: np.array([r.labels[k] for r in records], np.float32) for k in ("lvsd", "sex", "af")},
         "train_pool": render_pool(records, train_pos, n_views, image_size, seed, policy, page_kwargs, grayscale),
-        "test_pool": render_pool(records, test_pos, 2, image_size, seed + 1, policy, page_kwargs, grayscale),
+        "test_pool": torch.cat([render_pool(records, test_pos, 1, image_size, seed + 1 + v, policy, kwargs,
+                                            grayscale) for v, kwargs in
+                                enumerate(split_layouts(policy, page_kwargs))], dim=1),
+        "settings": settings,
     }
     n_renders = len(train_pos) * n_views + len(test_pos) * 2
     data["render_s_per_image"] = (time.perf_counter() - t0) / n_renders
@@ -147,7 +183,29 @@ def retrieval_scores(model: torch.nn.Module, data: dict, head: str) -> dict[str,
     hits = patients[order] == patients[:, None]
     first = hits.argmax(axis=1)
     return {"top1": float(hits[:, 0].mean()), "top5": float(hits[:, :5].any(axis=1).mean()),
-            "mrr": float((1.0 / (first + 1)).mean())}
+            "mrr": float((1.0 / (first + 1)).mean()), "hits": hits[:, 0].astype(int).tolist()}
+
+
+def patient_bootstrap_hits(hits: dict[str, np.ndarray], patients: np.ndarray, n_boot: int = 2000,
+                           seed: int = 0) -> dict:
+    """95% CIs of each model's top-1 and of every pairwise difference, resampling held-out patients
+    (a patient's queries move together), with a two-sided paired bootstrap p-value per difference."""
+    from ecgimg.evaluate.stats import paired_bootstrap_p_value, percentile_ci
+    codes = np.unique(patients, return_inverse=True)[1]
+    n = codes.max() + 1
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_boot, n))
+    weights = np.stack([np.bincount(d, minlength=n) for d in draws])[:, codes]  # [B, queries]
+    reps = {k: (weights * h).sum(1) / weights.sum(1) for k, h in hits.items()}
+    out = {"ci": {k: percentile_ci(r) for k, r in reps.items()}, "differences": {}}
+    names = list(hits)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            diff = reps[a] - reps[b]
+            out["differences"][f"{a} - {b}"] = {
+                "delta": float(np.mean(hits[a]) - np.mean(hits[b])), "ci": percentile_ci(diff),
+                "p": paired_bootstrap_p_value(diff)}
+    return out
 
 
 def retrieval_top1(model: torch.nn.Module, data: dict, head: str) -> float:
@@ -248,6 +306,16 @@ def main(argv=None) -> dict:
         row = {head: retrieval_scores(model, data, head) for head in ("features", "projection")}
         results[name] = row
         print(f"{name:12s} " + " ".join("{top1:6.3f} {top5:6.3f} {mrr:6.3f}".format(**row[h]) for h in row))
+    held_patients = data["patients"][data["test_pos"]]
+    for head in ("features", "projection"):
+        stats = patient_bootstrap_hits({n: np.array(results[n][head]["hits"]) for n in models},
+                                       held_patients, seed=args.seed)
+        results[f"bootstrap_{head}"] = stats
+        print(f"\n{head}: top-1 with 95% CI by patient (2000 resamples, seed {args.seed})")
+        for name, (lo, hi) in stats["ci"].items():
+            print(f"  {name:12s} {np.mean(results[name][head]['hits']):.3f} [{lo:.3f}, {hi:.3f}]")
+        for pair, d in stats["differences"].items():
+            print(f"  {pair:24s} {d['delta']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] p = {d['p']:.3f}")
     (args.out / "retrieval.json").write_text(json.dumps(results, indent=2))
     if args.scans.is_dir():
         scan_neighbours(models, args.scans, args.image_size)
