@@ -17,7 +17,7 @@ def model_from_run(run: str | Path, fraction: float | None = None):
     from ecgimg.data.images import PAGE_POLICIES
     from ecgimg.experiments.models import build_classifier
     from ecgimg.experiments.schema import ExperimentConfig, modality_of
-    from ecgimg.train.checkpoint import load_weights
+    from ecgimg.weights import load_weights
 
     run = Path(run)
     cfg = load_config(ExperimentConfig, run / "config.yaml")
@@ -41,7 +41,7 @@ def model_from_run(run: str | Path, fraction: float | None = None):
 
 def model_from_weights(name: str, weights: str | Path, classes: list[str], image_size: int | None):
     from ecgimg.experiments.models import create
-    from ecgimg.train.checkpoint import load_weights
+    from ecgimg.weights import load_weights
 
     kwargs = {"num_classes": len(classes)}
     if image_size:
