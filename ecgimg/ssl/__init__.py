@@ -12,7 +12,6 @@ _LAZY = {
     "bcl_loss": "ecgimg.ssl.bcl", "BCLObjective": "ecgimg.ssl.bcl",
     "contrastive_stats": "ecgimg.ssl.bcl",
     "simclr_loss": "ecgimg.ssl.simclr", "SimCLRObjective": "ecgimg.ssl.simclr",
-    "mae_objective": "ecgimg.ssl.mae",
     "linear_probe": "ecgimg.ssl.probing", "attentive_probe": "ecgimg.ssl.probing",
     "collapse_stats": "ecgimg.ssl.probing", "extract_features": "ecgimg.ssl.probing",
 }

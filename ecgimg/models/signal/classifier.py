@@ -3,7 +3,7 @@
 ``create_model("ecg_vit_small_p250", num_classes=5)`` returns an ``ECGViTClassifier``;
 ``num_classes=0`` returns the bare ``ECGViT`` feature extractor (timm convention). Both accept
 ``checkpoint_path=`` to start from MAE weights. Multi-label targets are trained with
-``multilabel_bce_objective`` (BCE with logits); apply a sigmoid at prediction time.
+``ecgimg.train.supervised_bce()`` (BCE with logits); apply a sigmoid at prediction time.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ecgimg.models.signal.vit import ECGViT, register_sizes, vit_size_kwargs
 from ecgimg.weights import CheckpointError, load_state, read_state_dict, submodule_state
@@ -89,13 +88,6 @@ class ECGViTClassifier(nn.Module):
         if self.encoder_frozen:
             self.encoder.eval()
         return self
-
-
-def multilabel_bce_objective(model: nn.Module, batch: dict) -> dict:
-    """Engine objective for multi-label (or binary) targets: BCE with logits, mean over labels."""
-    logits = model(batch["signal"])
-    target = batch["target"].to(logits.dtype).reshape(logits.shape)
-    return {"loss": F.binary_cross_entropy_with_logits(logits, target)}
 
 
 def ecg_vit(size: str, num_classes: int = 0, checkpoint_path: str | Path | None = None,
