@@ -66,6 +66,7 @@ def main() -> None:
     from ecgimg.models import create_model
     from ecgimg.train import TrainConfig, fit
     from ecgimg.train.objectives import supervised_bce
+    from ecgimg.weights import load_weights
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", default=None, help="path of an older synthetic.py to test")
@@ -115,8 +116,7 @@ def main() -> None:
                              device="cpu", out_dir=tmp, progress=False, seed=args.seed)
         t0 = time.perf_counter()
         result_fit = fit(model, loaders["train"], loaders["val"], config, supervised_bce())
-        state = torch.load(result_fit.best_checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
+        load_weights(model, result_fit.best_checkpoint)
         print(f"trained {args.epochs} epochs on {len(sets['train'])} ECGs in "
               f"{time.perf_counter() - t0:.0f} s (best val loss {result_fit.best_value:.4f})")
     model.eval()

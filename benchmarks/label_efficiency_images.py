@@ -27,6 +27,7 @@ torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bcl_retrieval as bench  # noqa: E402
+from ecgimg.weights import load_weights  # noqa: E402
 
 TASKS = ("lvsd", "sex", "af")
 FRACTIONS = (0.01, 0.10, 1.0)
@@ -116,7 +117,7 @@ def main(argv=None) -> None:
         if not (args.out / file).is_file():  # e.g. the --fixed-page diagnostic has no SimCLR
             continue
         model = bench.new_encoder(0, backbone, in_chans)
-        model.load_state_dict(torch.load(args.out / file, weights_only=True))
+        load_weights(model, args.out / file)
         feats[name] = features(model.eval(), data)
     train_y = {t: data["labels"][t][data["train_pos"]] for t in TASKS}
     test_y = {t: data["labels"][t][data["test_pos"]] for t in TASKS}

@@ -39,8 +39,7 @@ from torch.utils.data import Dataset
 from ecgimg.evaluate.reconstruction import reconstruction_figure
 from ecgimg.models import create_model
 from ecgimg.models.signal.mae import random_masking
-from ecgimg.ssl.mae import mae_objective
-from ecgimg.train import TrainConfig, fit
+from ecgimg.train import TrainConfig, fit, input_loss
 from ecgimg.train.loaders import make_loader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,7 +147,7 @@ def run(name: str, train: np.ndarray, held_out: np.ndarray, args) -> None:
     loader = make_loader(Signals(train), batch_size=args.batch, shuffle=True, seed=0, drop_last=True)
     val_loader = make_loader(Signals(held_out), batch_size=16, shuffle=False, seed=0)
     began = time.perf_counter()
-    result = fit(model, loader, val_loader, config, objective=mae_objective)
+    result = fit(model, loader, val_loader, config, objective=input_loss("signal"))
     minutes = (time.perf_counter() - began) / 60
     end_loss = held_out_loss(model, held)
     print(f"[{name}] train {len(train)} / held-out {len(held_out)} records; {n_steps} steps x batch "

@@ -233,7 +233,7 @@ def _report(command: str, exc: BaseException, traceback: bool) -> int:
 def _is_user_error(exc: BaseException) -> bool:
     """Errors whose message is written for the user: bad data, files, checkpoints, values."""
     from ecgimg.data.errors import PatientLeakError, RecordError
-    from ecgimg.train.checkpoint import CheckpointError
+    from ecgimg.weights import CheckpointError
 
     return isinstance(exc, (RecordError, PatientLeakError, CheckpointError, OSError, ValueError,
                             KeyError, FloatingPointError))

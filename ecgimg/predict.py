@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from ecgimg.data.images import ImageFileError, ScanFolder
+from ecgimg.train.predict import predict
 
 
 class _SafeScans(torch.utils.data.Dataset):
@@ -38,7 +39,6 @@ class _SafeScans(torch.utils.data.Dataset):
         return sample
 
 
-@torch.no_grad()
 def predict_folder(model: torch.nn.Module, folder: str | Path, out_csv: str | Path | None = None,
                    image_size: int | None = None, grayscale: bool | None = None,
                    class_names: Sequence[str] | None = None, batch_size: int = 16, num_workers: int = 0,
@@ -56,16 +56,15 @@ def predict_folder(model: torch.nn.Module, folder: str | Path, out_csv: str | Pa
     scans = ScanFolder(folder, image_size=image_size, grayscale=grayscale, recursive=recursive,
                        crop=crop)
     loader = torch.utils.data.DataLoader(_SafeScans(scans), batch_size=batch_size, num_workers=num_workers)
-    model = model.to(device).eval()
-    files, errors, outputs = [], [], []
-    for batch in loader:
-        out = model(batch["image"].to(device), head=head).float().cpu()
-        if head == "logits":
-            out = torch.sigmoid(out)
-        files += list(batch["file"])
-        errors += list(batch["error"])
-        outputs.append(out.numpy())
-    values = np.concatenate(outputs)
+    files, errors = [], []
+
+    def forward(model: torch.nn.Module, batch: dict) -> torch.Tensor:
+        files.extend(batch["file"])  # strings: predict() keeps only tensors, so collect them here
+        errors.extend(batch["error"])
+        out = model(batch["image"], head=head).float()
+        return torch.sigmoid(out) if head == "logits" else out
+
+    values = predict(model.to(device), loader, forward=forward, keep_keys=(), device=device)["output"]
     for name in scans.skipped:  # not a page (single-lead crop, strip): reported, not dropped
         files.append(name)
         errors.append(f"not a page image (short side < {scans.min_side_px} px or wider than "

@@ -264,15 +264,6 @@ def _could_be_page(path: Path, min_side_px: int, max_aspect: float) -> bool:
 
 
 # ---------------------------------------------------------------- rendered ECGs
-def _random_spec():
-    """`render.random_spec`, tolerating a renderer where a submodule of that name shadows it."""
-    import types
-
-    import render
-    fn = render.random_spec
-    return fn.random_spec if isinstance(fn, types.ModuleType) else fn
-
-
 def _source_arrays(source: Any, targets: Any, patient_ids: Any, task: str | None):
     """(signals [N,12,T], fs, leads, patient_ids, record_ids, targets [N,K]|None) from a cache,
     a list of Records, or a plain array."""
@@ -365,7 +356,7 @@ class RenderedImages(Dataset):
         seq = np.random.SeedSequence([self.seed, epoch, record, view])
         rng = np.random.default_rng(seq)
         if self.policy == "random":
-            layout, style, degrade = _random_spec()(rng, **self.spec_kwargs)
+            layout, style, degrade = render.random_spec(rng, **self.spec_kwargs)
         else:
             layout, style, degrade = (self.policy.get(k) for k in ("layout", "style", "degrade"))
         style = render.get_style(style)

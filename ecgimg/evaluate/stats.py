@@ -29,10 +29,6 @@ class DeLongResult:
     var_b: float
     cov_ab: float
 
-    @property
-    def auc_diff(self) -> float:
-        return self.auc_a - self.auc_b
-
 
 def _check_binary(y_true: np.ndarray, what: str = "y_true") -> np.ndarray:
     y = np.asarray(y_true)

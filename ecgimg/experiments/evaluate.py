@@ -19,7 +19,7 @@ def run_evaluate(cfg: ExperimentConfig) -> Path:
     from dataclasses import replace
 
     from ecgimg.evaluate.predictions import save_predictions
-    from ecgimg.train.checkpoint import load_weights
+    from ecgimg.weights import load_weights
 
     if not cfg.model.init:
         raise ValueError("ecgimg evaluate needs the trained weights: model.init=PATH "

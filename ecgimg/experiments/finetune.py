@@ -109,7 +109,7 @@ def run_finetune(cfg: ExperimentConfig) -> Path:
     from dataclasses import replace
 
     from ecgimg.evaluate.predictions import save_predictions
-    from ecgimg.train.checkpoint import load_weights
+    from ecgimg.weights import load_weights
 
     run = start_run(cfg, "finetune")
     cache = sources.open_cache(cfg)

@@ -15,12 +15,6 @@ def input_key(cfg: ExperimentConfig) -> str:
     return "image" if modality_of(cfg.model) == "image" else "signal"
 
 
-def create(name: str, **kwargs) -> nn.Module:
-    """`create_model` (registered names and `timm:<name>` image encoders)."""
-    from ecgimg.models import create_model
-    return create_model(name, **kwargs)
-
-
 def _image_kwargs(cfg: ExperimentConfig) -> dict:
     return {"input_size": cfg.image.image_size, "in_chans": 1 if cfg.image.grayscale else 3,
             "proj_dim": cfg.pretrain.projection_dim}
@@ -28,10 +22,11 @@ def _image_kwargs(cfg: ExperimentConfig) -> dict:
 
 def build_classifier(cfg: ExperimentConfig, num_classes: int) -> nn.Module:
     """Registry model with a `num_classes` logit head, initialised from `model.init` if given."""
+    from ecgimg.models import create_model
     kwargs = dict(cfg.model.kwargs)
     if modality_of(cfg.model) == "image":
         kwargs = {**_image_kwargs(cfg), **kwargs}
-    model = create(cfg.model.name, num_classes=num_classes, **kwargs)
+    model = create_model(cfg.model.name, num_classes=num_classes, **kwargs)
     if cfg.model.init:
         load_pretrained(model, cfg.model.init)
     if cfg.model.linear_probe:
@@ -55,17 +50,18 @@ def load_pretrained(model: nn.Module, path: str | Path) -> None:
 
 def build_pretrain_model(cfg: ExperimentConfig) -> tuple[nn.Module, Callable]:
     """(model, objective) for `pretrain.objective`: MAE/JEPA/BELL on signals, BCL/SimCLR on images."""
+    from ecgimg.models import create_model
     objective = cfg.pretrain.objective
     if objective in SIGNAL_OBJECTIVES:
         from ecgimg.train.objectives import input_loss
         if modality_of(cfg.model) != "signal" or not cfg.model.name.startswith(f"{objective}_"):
             raise ValueError(f"{objective} pretraining needs a signal {objective}_* model "
                              f"(e.g. {objective}_ecg_vit_tiny_p250), got {cfg.model.name!r}")
-        return create(cfg.model.name, **cfg.model.kwargs), input_loss("signal")
+        return create_model(cfg.model.name, **cfg.model.kwargs), input_loss("signal")
     if modality_of(cfg.model) != "image":
         raise ValueError(f"{objective} pretraining needs an image backbone (image_* or timm:*), "
                          f"got {cfg.model.name!r}")
-    model = create(cfg.model.name, **{**_image_kwargs(cfg), **cfg.model.kwargs})
+    model = create_model(cfg.model.name, **{**_image_kwargs(cfg), **cfg.model.kwargs})
     if cfg.model.init:
         load_pretrained(model, cfg.model.init)
     if objective == "bcl":

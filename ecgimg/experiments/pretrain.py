@@ -76,7 +76,8 @@ def _loaders(cfg: ExperimentConfig, cache):
 
 def run_pretrain(cfg: ExperimentConfig) -> Path:
     from ecgimg.train import fit
-    from ecgimg.train.checkpoint import export_safetensors, load_weights
+    from ecgimg.train.checkpoint import export_safetensors
+    from ecgimg.weights import load_weights
 
     run = start_run(cfg, "pretrain")
     cache = sources.open_cache(cfg)

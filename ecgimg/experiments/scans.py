@@ -17,7 +17,7 @@ def model_from_run(run: str | Path, fraction: float | None = None):
     from ecgimg.data.images import PAGE_POLICIES
     from ecgimg.experiments.models import build_classifier
     from ecgimg.experiments.schema import ExperimentConfig, modality_of
-    from ecgimg.train.checkpoint import load_weights
+    from ecgimg.weights import load_weights
 
     run = Path(run)
     cfg = load_config(ExperimentConfig, run / "config.yaml")
@@ -40,13 +40,13 @@ def model_from_run(run: str | Path, fraction: float | None = None):
 
 
 def model_from_weights(name: str, weights: str | Path, classes: list[str], image_size: int | None):
-    from ecgimg.experiments.models import create
-    from ecgimg.train.checkpoint import load_weights
+    from ecgimg.models import create_model
+    from ecgimg.weights import load_weights
 
     kwargs = {"num_classes": len(classes)}
     if image_size:
         kwargs["input_size"] = image_size
-    model = create(name, **kwargs)
+    model = create_model(name, **kwargs)
     load_weights(model, weights)
     return model, classes, image_size, None, "grid"
 

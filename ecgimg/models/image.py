@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from ecgimg.models.registry import register_model
+from ecgimg.weights import CheckpointError, load_state, read_state_dict
 
 HEADS = ("features", "projection", "logits")
 
@@ -99,23 +100,13 @@ class ImageEncoder(nn.Module):
     def load_pretrained(self, path: str | Path, strict_backbone: bool = False) -> dict:
         """Load local weights: a timm/ImageNet backbone state dict or a full ImageEncoder checkpoint.
 
-        Accepts .safetensors or torch files (loaded with weights_only=True), optionally wrapped in
-        {"model": ...} / {"state_dict": ...}; strips DDP "module." prefixes; drops entries whose shape
-        does not match (e.g. an ImageNet 1000-class classifier). Returns {"missing", "unexpected",
-        "skipped"} key lists so callers can check what was loaded.
+        Accepts .safetensors or torch files (read by `ecgimg.weights`: weights_only=True,
+        optionally wrapped in {"model": ...} / {"state_dict": ...}, DDP/compile prefixes
+        stripped; any problem with the file is a `CheckpointError` naming it); drops entries whose
+        shape does not match (e.g. an ImageNet 1000-class classifier). Returns {"missing",
+        "unexpected", "skipped"} key lists so callers can check what was loaded.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: pretrained weights file not found (nothing is downloaded)")
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        for key in ("model", "state_dict", "model_state"):
-            if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-                state = state[key]
-        state = {k.removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+        state = read_state_dict(path)
         is_encoder_ckpt = any(k.startswith(("backbone.", "projector.")) for k in state)
         target = self if is_encoder_ckpt else self.backbone
         own = target.state_dict()
@@ -126,14 +117,13 @@ class ImageEncoder(nn.Module):
         skipped = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
         loadable = {k: v for k, v in state.items() if k in own and k not in skipped}
         if not loadable:
-            raise ValueError(f"{path}: no tensor in this file matches {self.timm_name} "
-                             f"(first keys: {list(state)[:5]})")
-        result = target.load_state_dict(loadable, strict=False)
-        missing = list(result.missing_keys)
+            raise CheckpointError(path, f"no tensor in this file matches {self.timm_name} "
+                                        f"(first keys: {list(state)[:5]})")
+        missing, _ = load_state(target, loadable, path, strict=False)
         if strict_backbone:
             bad = [k for k in missing if is_encoder_ckpt is False or k.startswith("backbone.")]
             if bad:
-                raise ValueError(f"{path}: backbone weights missing for {bad[:5]}...")
+                raise CheckpointError(path, f"backbone weights missing for {bad[:5]}...")
         return {"missing": missing, "unexpected": [k for k in state if k not in own], "skipped": skipped}
 
 

@@ -1,6 +1,7 @@
-"""Self-supervised objectives: MAE (signal), BCL and SimCLR (images), JEPA and BELL (signal).
+"""Self-supervised objectives (BCL and SimCLR on images) and representation probes.
 
-Names load lazily so `import ecgimg.ssl` stays cheap and free of import cycles with the registry.
+The signal methods that compute their own loss (MAE, JEPA, BELL) are models, in
+`ecgimg.models.signal`. Names load lazily so `import ecgimg.ssl` stays cheap.
 """
 from __future__ import annotations
 
@@ -11,9 +12,6 @@ _LAZY = {
     "bcl_loss": "ecgimg.ssl.bcl", "BCLObjective": "ecgimg.ssl.bcl",
     "contrastive_stats": "ecgimg.ssl.bcl",
     "simclr_loss": "ecgimg.ssl.simclr", "SimCLRObjective": "ecgimg.ssl.simclr",
-    "mae_objective": "ecgimg.ssl.mae",
-    "JEPA": "ecgimg.ssl.jepa", "BELL": "ecgimg.ssl.bell", "MultiBranchEncoder": "ecgimg.ssl.bell",
-    "bell_loss": "ecgimg.ssl.bell",
     "linear_probe": "ecgimg.ssl.probing", "attentive_probe": "ecgimg.ssl.probing",
     "collapse_stats": "ecgimg.ssl.probing", "extract_features": "ecgimg.ssl.probing",
 }

@@ -6,12 +6,14 @@ every other view in the (global, all-gathered) batch is a negative. The loss is 
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
 from ecgimg.distributed import all_gather_no_grad, all_gather_with_grad, rank, world_size
+from ecgimg.weights import unwrap_model
 
 
 def _as_identity_tensor(identities: Any, device: torch.device) -> torch.Tensor:
@@ -87,11 +89,11 @@ def contrastive_stats(embeddings: torch.Tensor, identities: Any) -> dict[str, fl
 
 
 def embed_views(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Projection-head output of an image model (ImageEncoder or a DDP wrapper around one)."""
-    try:
+    """Projection-head output of an image model (ImageEncoder or a DDP/compile wrapper around
+    one); a model whose forward takes no `head` is taken to return embeddings already."""
+    if "head" in inspect.signature(unwrap_model(model).forward).parameters:
         return model(images, head="projection")
-    except TypeError:  # a plain module whose forward already returns embeddings
-        return model(images)
+    return model(images)
 
 
 class ContrastiveObjective:

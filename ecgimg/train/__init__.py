@@ -1,6 +1,6 @@
 """ecgimg.train — the one training engine (objective-agnostic loop, AMP, DDP, checkpoints, sweeps)."""
-from ecgimg.train.checkpoint import (CheckpointError, atomic_torch_save, export_safetensors, load_checkpoint,
-                                     load_weights, unwrap_model)
+from ecgimg.train.checkpoint import atomic_torch_save, export_safetensors
+from ecgimg.weights import CheckpointError, load_checkpoint, load_weights, unwrap_model
 from ecgimg.train.config import TrainConfig
 from ecgimg.train.engine import FitResult, NonFiniteLossError, fit, seed_everything
 from ecgimg.train.loaders import derive_seed, make_loader, seed_worker

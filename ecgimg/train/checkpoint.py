@@ -1,4 +1,4 @@
-"""Checkpoints as plain dicts of tensors/containers: atomic writes, weights-only loads, RNG capture.
+"""Checkpoints as plain dicts of tensors/containers: atomic writes, resumable states, RNG capture.
 
 Everything written here loads with `torch.load(weights_only=True)`: no pickled classes (numpy RNG
 state is stored as a tensor, the config as a dict). Writes go to a temporary file in the same
@@ -8,7 +8,7 @@ file under the real name. ``keep_previous=True`` first moves the file it replace
 ``NAME.prev.EXT``, so one good copy survives even a file damaged after it was written (a truncated
 copy, a full disk). Temporary files of processes that died mid-write (killed jobs leave them, up
 to a checkpoint's size) are removed by the next save in that directory; only files of this host
-whose process no longer exists are touched.
+whose process no longer exists are touched. Reading any weights file is `ecgimg.weights`.
 """
 from __future__ import annotations
 
@@ -25,34 +25,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_model as _st_load_model
 from safetensors.torch import save_model as _st_save_model
 
+# load_weights is re-exported for benchmarks/image_arm_ablation.py, which imports it from here
+from ecgimg.weights import CheckpointError, load_checkpoint, load_weights, unwrap_model  # noqa: F401
+
 CHECKPOINT_FORMAT = "ecgimg.train/1"  # the "format" entry of every engine checkpoint
-# Wrappers that prefix parameter names: DDP ("module.") and torch.compile ("_orig_mod.").
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, unreadable or lacks what was asked of it."""
-
-    def __init__(self, path: os.PathLike | str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = Path(path)
-        self.reason = reason
-
-
-def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The bare module under DDP / torch.compile wrappers (whose state_dict keys are plain)."""
-    while True:
-        if hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        elif isinstance(model, torch.nn.parallel.DistributedDataParallel):
-            model = model.module
-        else:
-            return model
-
-
 _TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.tmp-(?:(?P<host>.+)-)?(?P<pid>\d+)$")
 
 
@@ -153,30 +131,6 @@ def _zip_problem(path: Path) -> str | None:
     return None
 
 
-def load_checkpoint(path: os.PathLike | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with `weights_only=True`; a `CheckpointError` naming the file says what
-    is wrong: missing, empty, truncated, not a dict, or not loadable without pickled code."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "checkpoint file not found")
-    size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(path, "empty file (0 bytes): its write was interrupted, or the disk "
-                                    "was full")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt / non-weights files
-        if not zipfile.is_zipfile(path):
-            raise CheckpointError(path, f"not a complete checkpoint ({size:,} bytes and no zip "
-                                        "directory at its end): truncated by an interrupted write "
-                                        "or copy, or not a torch file") from exc
-        raise CheckpointError(path, f"cannot load with weights_only=True "
-                                    f"({type(exc).__name__}: {exc})") from exc
-    if not isinstance(state, dict):
-        raise CheckpointError(path, f"expected a dict, found {type(state).__name__}")
-    return state
-
-
 RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "epoch", "step", "batch_in_epoch",
                 "best_value", "bad_epochs", "epoch_loss_sum", "epoch_batches", "history", "rng",
                 "config")
@@ -248,20 +202,6 @@ def model_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return unwrap_model(model).state_dict()
 
 
-def strip_wrapper_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Remove "module." / "_orig_mod." prefixes a wrapped model's state_dict may carry."""
-    cleaned = {}
-    for key, value in state.items():
-        changed = True
-        while changed:
-            changed = False
-            for prefix in _WRAPPER_PREFIXES:
-                if key.startswith(prefix):
-                    key, changed = key[len(prefix):], True
-        cleaned[key] = value
-    return cleaned
-
-
 def export_safetensors(model: torch.nn.Module, path: os.PathLike | str,
                        metadata: dict[str, str] | None = None) -> Path:
     """Write the model weights (unwrapped, tied weights deduplicated) as .safetensors, atomically;
@@ -299,38 +239,3 @@ def _sort_safetensors_metadata(path: Path) -> None:
             return
         handle.seek(8)
         handle.write(text + b" " * (length - len(text)))
-
-
-def load_weights(model: torch.nn.Module, path: os.PathLike | str, strict: bool = True,
-                 key: str = "model") -> tuple[list[str], list[str]]:
-    """Load weights from .safetensors, an engine checkpoint (its `key` entry) or a bare state dict.
-
-    Returns (missing_keys, unexpected_keys). With strict=True any mismatch raises a
-    `CheckpointError` naming the file and the keys; with strict=False they are only reported
-    (e.g. loading an MAE encoder into a classifier whose head is new).
-    """
-    path = Path(path)
-    target = unwrap_model(model)
-    if path.suffix == ".safetensors":
-        if not path.is_file():
-            raise CheckpointError(path, "weights file not found")
-        try:
-            missing, unexpected = _st_load_model(target, str(path), strict=False)
-        except Exception as exc:
-            raise CheckpointError(path, f"cannot load safetensors weights ({exc})") from exc
-    else:
-        state = load_checkpoint(path)
-        if key in state and isinstance(state[key], dict):
-            state = state[key]
-        state = strip_wrapper_prefixes(state)
-        try:
-            result = target.load_state_dict(state, strict=False)
-        except RuntimeError as exc:  # shape mismatches raise even with strict=False
-            raise CheckpointError(path, f"weights do not fit the model ({exc})") from exc
-        missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
-    missing, unexpected = sorted(missing), sorted(unexpected)
-    if strict and (missing or unexpected):
-        raise CheckpointError(path, f"weights do not match the model: missing={missing[:10]}"
-                                    f"{'...' if len(missing) > 10 else ''} unexpected={unexpected[:10]}"
-                                    f"{'...' if len(unexpected) > 10 else ''}")
-    return missing, unexpected

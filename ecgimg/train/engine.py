@@ -34,10 +34,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ecgimg import distributed
+from ecgimg.weights import load_checkpoint, load_state
 from ecgimg.train.checkpoint import (CHECKPOINT_FORMAT, atomic_torch_save, capture_rng_state,
-                                     check_resumable, latest_resumable, load_checkpoint,
-                                     model_state_dict, remove_orphan_temp_files,
-                                     restore_rng_state, strip_wrapper_prefixes)
+                                     check_resumable, latest_resumable, model_state_dict,
+                                     remove_orphan_temp_files, restore_rng_state)
 from ecgimg.train.config import TrainConfig
 from ecgimg.train.loaders import iterate_from, set_loader_epoch
 from ecgimg.train.logger import MetricsLogger
@@ -194,7 +194,7 @@ class _Trainer:
         if changed:
             warnings.warn(f"resuming {path} with a different config ({changed}): the run will not "
                           "reproduce an uninterrupted one", stacklevel=3)
-        self.model.load_state_dict(strip_wrapper_prefixes(state["model"]))
+        load_state(self.model, state["model"], path)  # strict: the run's own model
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])

@@ -53,15 +53,3 @@ class MetricsLogger:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-
-def read_metrics(path: str | Path, event: str | None = None) -> list[dict[str, Any]]:
-    """Read back a metrics.jsonl (optionally only one event type)."""
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                if event is None or record.get("event") == event:
-                    records.append(record)
-    return records

@@ -10,9 +10,9 @@ import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
 from ecgimg import distributed
-from ecgimg.train.checkpoint import unwrap_model
 from ecgimg.train.objectives import loss_dict
 from ecgimg.train.runtime import batch_size_of, move_to_device
+from ecgimg.weights import unwrap_model
 
 def _model_device(model: torch.nn.Module) -> torch.device:
     for tensor in list(model.parameters()) + list(model.buffers()):

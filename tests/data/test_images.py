@@ -215,17 +215,6 @@ def cohort():
     return synthetic_cohort(4, 2, seed=0)
 
 
-def _has_random_spec() -> bool:
-    try:
-        from ecgimg.data.images import _random_spec
-        return callable(_random_spec())
-    except (AttributeError, ImportError):
-        return False
-
-
-needs_random_spec = pytest.mark.skipif(not _has_random_spec(), reason="render.random_spec not available yet")
-
-
 def test_rendered_fixed_policy_shapes_targets_patients(cohort):
     ds = RenderedImages(cohort, seed=0, image_size=64, policy=FIXED, task="lvsd")
     s = ds[3]
@@ -246,7 +235,6 @@ def test_rendered_subset_indices_map_to_source_rows(cohort):
     assert list(ds.patient_of_position) == [ds.patient[5], ds.patient[2]]
 
 
-@needs_random_spec
 def test_rendered_random_policy_is_seeded_per_epoch_index_view(cohort):
     ds = RenderedImages(cohort, seed=7, image_size=64)
     a, b = ds[(0, 0, 0)]["image"], ds[(0, 0, 0)]["image"]
@@ -318,7 +306,6 @@ def test_rendered_options_are_validated(cohort):
         RenderedImages(cohort, oversample=0.5)
 
 
-@needs_random_spec
 def test_pretrain_pages_fill_the_square_with_ink_and_are_seeded(cohort):
     """PAGE_POLICIES["readable"]: the lead grid stretched over the whole input (no white letterbox bands), traces
     kept (no photocopy thresholding), deterministic per (seed, epoch, index, view)."""

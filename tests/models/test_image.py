@@ -97,3 +97,21 @@ def test_rgb_weights_adapt_to_greyscale_stem(tmp_path):
     w_rgb, w_grey = src.backbone.state_dict()[stem], dst.backbone.state_dict()[stem]
     assert w_grey.shape[1] == 1
     torch.testing.assert_close(w_grey[:, 0], w_rgb.sum(dim=1))
+
+
+def test_hostile_or_garbage_weights_are_checkpoint_errors_naming_the_file(tmp_path):
+    from ecgimg.weights import CheckpointError
+
+    class Payload:  # unpickling it would run code: weights_only=True must refuse it
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"state_dict": Payload()}, tmp_path / "hostile.pth")
+    with pytest.raises(CheckpointError, match=r"hostile\.pth: cannot load with weights_only=True"):
+        _tiny(pretrained_path=tmp_path / "hostile.pth")
+    (tmp_path / "garbage.pt").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(CheckpointError, match=r"garbage\.pt: not a weights-only torch checkpoint"):
+        _tiny().load_pretrained(tmp_path / "garbage.pt")
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}")
+    with pytest.raises(CheckpointError, match=r"garbage\.safetensors: cannot read safetensors"):
+        _tiny().load_pretrained(tmp_path / "garbage.safetensors")

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from ecgimg.models import create_model
-from ecgimg.models.signal import ECGViTClassifier, multilabel_bce_objective
+from ecgimg.models.signal import ECGViTClassifier
+from ecgimg.train.objectives import supervised_bce
 
 TINY = dict(depth=2, n_samples=1000)
 
@@ -77,7 +78,7 @@ def test_linear_probe_trains_the_head_only():
     classifier.train()
     assert not classifier.encoder.training and classifier.head.training
     batch = {"signal": torch.randn(2, 12, 1000), "target": torch.tensor([[1., 0, 1], [0, 1, 0]])}
-    multilabel_bce_objective(classifier, batch)["loss"].backward()
+    supervised_bce()(classifier, batch)["loss"].backward()
     assert all(p.grad is None for p in classifier.encoder.parameters())
     assert classifier.head.weight.grad is not None and classifier.head.weight.grad.abs().sum() > 0
 
@@ -85,7 +86,7 @@ def test_linear_probe_trains_the_head_only():
 def test_bce_objective_matches_the_formula_and_accepts_flat_binary_targets():
     classifier = create_model("ecg_vit_tiny_p250", num_classes=1, **TINY)
     batch = {"signal": torch.randn(3, 12, 1000), "target": torch.tensor([1, 0, 1])}
-    loss = multilabel_bce_objective(classifier, batch)["loss"]
+    loss = supervised_bce()(classifier, batch)["loss"]
     logits = classifier(batch["signal"])
     torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(logits[:, 0], batch["target"].float()))
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ecgimg.models import create_model
-from ecgimg.models.signal import multilabel_bce_objective
+from ecgimg.train.objectives import supervised_bce
 
 
 def test_logits_features_and_lead_subsets():
@@ -33,7 +33,7 @@ def test_fits_a_small_batch():
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(10):
-        loss = multilabel_bce_objective(model, batch)["loss"]
+        loss = supervised_bce()(model, batch)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -165,6 +165,20 @@ def test_objectives_use_patient_vs_ecg_identity():
     assert {"pos_cos", "neg_cos", "top1"} <= set(bcl)
 
 
+def test_embed_views_asks_for_the_projection_only_where_forward_takes_a_head():
+    from ecgimg.ssl.bcl import embed_views
+    plain = torch.nn.Linear(6, 4)  # forward(input): already an embedding
+    x = torch.randn(2, 6)
+    torch.testing.assert_close(embed_views(plain, x), plain(x))
+
+    class Broken(_Embed):
+        def forward(self, x, head="projection"):
+            raise TypeError("a bug inside forward")
+
+    with pytest.raises(TypeError, match="a bug inside forward"):  # not retried without `head`
+        embed_views(Broken(), x)
+
+
 def test_contrastive_stats_top1():
     emb = torch.tensor([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0], [0.1, 0.99]])
     assert contrastive_stats(emb, torch.tensor([0, 0, 1, 1]))["top1"] == 1.0

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ecgimg.ssl.bell import BELL, MultiBranchEncoder, bell_loss, inter_lead_loss, intra_lead_loss
+from ecgimg.models.signal.bell import BELL, MultiBranchEncoder, bell_loss, inter_lead_loss, intra_lead_loss
 
 
 def _hand_example():

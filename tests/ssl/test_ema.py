@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ecgimg.ssl.ema import cosine_momentum, ema_update, make_target
+from ecgimg.models.ema import cosine_momentum, ema_update, make_target
 
 
 def test_ema_update_matches_formula_for_params_and_buffers():

@@ -4,7 +4,7 @@ from mask_runs import true_runs
 
 from ecgimg.models import create_model
 from ecgimg.models.signal import load_encoder_checkpoint
-from ecgimg.ssl.ema import cosine_momentum
+from ecgimg.models.ema import cosine_momentum
 
 SMALL = dict(depth=2, embed_dim=48, num_heads=2, predictor_dim=32, predictor_depth=1,
              predictor_heads=2)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from mask_runs import true_runs
 
-from ecgimg.ssl.masks import expand_time_mask, time_block_mask
+from ecgimg.models.signal.masks import expand_time_mask, time_block_mask
 
 
 

@@ -1,6 +1,6 @@
 import torch
 
-from ecgimg.ssl.signal_augment import (BaselineWander, GaussianNoise, LeadMasking, RandomResizedCrop,
+from ecgimg.models.signal.augment import (BaselineWander, GaussianNoise, LeadMasking, RandomResizedCrop,
                                        RandomScale, default_bell_augment)
 
 

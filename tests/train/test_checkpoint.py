@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ecgimg.train import checkpoint as ckpt
-from ecgimg.train.checkpoint import (CheckpointError, atomic_torch_save, capture_rng_state, export_safetensors,
-                                     load_checkpoint, load_weights, restore_rng_state)
+from ecgimg.train.checkpoint import atomic_torch_save, capture_rng_state, export_safetensors, restore_rng_state
+from ecgimg.weights import CheckpointError, load_checkpoint, load_weights
 
 from toys import TinyMLP, flat_params
 
@@ -78,7 +78,7 @@ def test_shape_mismatch_and_garbage_files_raise_typed_errors(tmp_path):
 
 
 def test_pickled_objects_are_refused(tmp_path):
-    torch.save({"config": ckpt.CheckpointError("x", "y")}, tmp_path / "pickled.pt")
+    torch.save({"config": CheckpointError("x", "y")}, tmp_path / "pickled.pt")
     with pytest.raises(CheckpointError, match="weights_only"):
         load_checkpoint(tmp_path / "pickled.pt")
 

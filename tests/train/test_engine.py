@@ -3,10 +3,9 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from ecgimg.train import NonFiniteLossError, TrainConfig, fit, load_checkpoint, make_loader
-from ecgimg.train.logger import read_metrics
 from ecgimg.train.schedule import warmup_cosine_lr
 
-from toys import ToyRegression, TinyMLP, flat_params, mse_objective
+from toys import ToyRegression, TinyMLP, flat_params, mse_objective, read_metrics
 
 
 def _config(tmp_path, **kw):

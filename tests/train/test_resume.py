@@ -3,9 +3,8 @@ import pytest
 import torch
 
 from ecgimg.train import TrainConfig, fit, load_checkpoint, make_loader
-from ecgimg.train.logger import read_metrics
 
-from toys import ToyRegression, TinyMLP, flat_params, mse_objective
+from toys import ToyRegression, TinyMLP, flat_params, mse_objective, read_metrics
 
 
 class SimulatedCrash(RuntimeError):

@@ -1,6 +1,10 @@
 """Tiny models and datasets for engine tests (CPU, milliseconds per step)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch.utils.data import Dataset
 
@@ -44,3 +48,15 @@ def mse_objective(model: torch.nn.Module, batch: dict) -> dict:
 
 def flat_params(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1).clone() for p in model.parameters()])
+
+
+def read_metrics(path: str | Path, event: str | None = None) -> list[dict[str, Any]]:
+    """Read back a metrics.jsonl (optionally only one event type)."""
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                if event is None or record.get("event") == event:
+                    records.append(record)
+    return records

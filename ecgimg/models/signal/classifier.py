@@ -3,7 +3,7 @@
 ``create_model("ecg_vit_small_p250", num_classes=5)`` returns an ``ECGViTClassifier``;
 ``num_classes=0`` returns the bare ``ECGViT`` feature extractor (timm convention). Both accept
 ``checkpoint_path=`` to start from MAE weights. Multi-label targets are trained with
-``multilabel_bce_objective`` (BCE with logits); apply a sigmoid at prediction time.
+``ecgimg.train.supervised_bce()`` (BCE with logits); apply a sigmoid at prediction time.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import NamedTuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ecgimg.models.signal.vit import ECGViT, register_sizes, vit_size_kwargs
+from ecgimg.weights import CheckpointError, load_state, read_state_dict, submodule_state
 
 
 class LoadReport(NamedTuple):
@@ -24,48 +24,20 @@ class LoadReport(NamedTuple):
     unexpected: list[str]
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Weights from a .safetensors file or a torch checkpoint (raw, or under "model"/"state_dict")."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        return load_file(str(path))
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickled objects or a corrupt file: say which file and why
-        raise ValueError(f"{path}: not a weights-only torch checkpoint ({err})") from err
-    for key in ("model", "state_dict"):
-        if isinstance(blob, dict) and isinstance(blob.get(key), dict):
-            blob = blob[key]
-            break
-    if not isinstance(blob, dict) or not all(isinstance(v, torch.Tensor) for v in blob.values()):
-        raise ValueError(f"{path}: no state dict of tensors found (keys: {list(blob)[:8]})")
-    return blob
-
-
-def encoder_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Encoder entries of an MAE / classifier / bare-encoder state dict, with plain keys."""
-    state = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state.items()}
-    if any(k.startswith("encoder.") for k in state):
-        return {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
-    return state
-
-
 def load_encoder_checkpoint(encoder: ECGViT, path: str | Path) -> LoadReport:
-    """Load encoder weights from an MAE (or classifier) checkpoint; shape clashes are errors."""
-    source = encoder_weights(read_state_dict(path))
+    """Load encoder weights from an MAE (or classifier, or bare encoder) weights file: the entries
+    under "encoder." where there are any; a shape clash or no match at all is a `CheckpointError`."""
+    source = submodule_state(read_state_dict(path), "encoder.")
     own = encoder.state_dict()
     clashes = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
                for k, v in source.items() if k in own and own[k].shape != v.shape]
     if clashes:
-        raise ValueError(f"{path}: encoder shapes differ: " + "; ".join(clashes[:5]))
-    result = encoder.load_state_dict(source, strict=False)
+        raise CheckpointError(path, "encoder shapes differ: " + "; ".join(clashes[:5]))
     loaded = [k for k in source if k in own]
     if not loaded:
-        raise ValueError(f"{path}: no encoder weights matched (first keys: {list(source)[:5]})")
-    return LoadReport(loaded, list(result.missing_keys), list(result.unexpected_keys))
+        raise CheckpointError(path, f"no encoder weights matched (first keys: {list(source)[:5]})")
+    missing, unexpected = load_state(encoder, source, path, strict=False)
+    return LoadReport(loaded, missing, unexpected)
 
 
 class ECGViTClassifier(nn.Module):
@@ -116,13 +88,6 @@ class ECGViTClassifier(nn.Module):
         if self.encoder_frozen:
             self.encoder.eval()
         return self
-
-
-def multilabel_bce_objective(model: nn.Module, batch: dict) -> dict:
-    """Engine objective for multi-label (or binary) targets: BCE with logits, mean over labels."""
-    logits = model(batch["signal"])
-    target = batch["target"].to(logits.dtype).reshape(logits.shape)
-    return {"loss": F.binary_cross_entropy_with_logits(logits, target)}
 
 
 def ecg_vit(size: str, num_classes: int = 0, checkpoint_path: str | Path | None = None,

@@ -1,7 +1,7 @@
 """The LVSD paper's CNN baseline (after Attia et al., Nat Med 2019): temporal blocks per lead,
 one spatial convolution across leads, an FC layer to a 128-d feature, then two FC layers.
 
-Returns logits; use BCE with logits to train (``multilabel_bce_objective``) and a sigmoid to
+Returns logits; use BCE with logits to train (``ecgimg.train.supervised_bce()``) and a sigmoid to
 predict. ``num_classes=0`` gives the 128-d feature extractor.
 """
 from __future__ import annotations

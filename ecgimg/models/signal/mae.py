@@ -78,17 +78,13 @@ def random_masking(tokens: torch.Tensor, mask_ratio: float,
 class LeadTimeAttentionBias(nn.Module):
     """Learned per-head attention bias ``b_time[h, t_q - t_k] + b_lead[h, lead_q, lead_k]``.
 
-    Why: a masked patch is best predicted from the *same-time* patches of other leads (one heart
-    vector projected onto every lead, with lead-pair specific signs and gains). With content-free
-    mask-token queries, plain dot-product attention has to discover that routing from sin-cos
-    codes that barely differ between neighbouring positions (cosine 0.97 for adjacent time
-    patches, rank ~9 for 20 positions), and a small decoder sat on the predict-the-mean plateau
-    (masked MSE ~1.0 on z-scored leads) for 450-1000+ steps; restricting its attention to the
-    same time column left the plateau within ~70 steps. A relative bias (as in Swin / BEiT) is learned directly, but from zero Adam moves
-    it by ~lr per step, far too slowly to reach the few units that focus attention; so the time
-    bias starts as ALiBi-style locality, ``-slope_h * |t_q - t_k|`` with slopes from 4 (one head
-    looks almost only at its own time column) down to 1/16 (near-global), and stays learnable. The
-    lead-pair bias starts at zero.
+    Why: a masked patch is best predicted from the same-time patches of the other leads (one
+    heart, seen from every lead), and content-free mask-token queries cannot find that routing
+    from sin-cos codes that barely differ between neighbours, so a small decoder stalls at
+    predicting the mean. A relative bias (as in Swin / BEiT) can route by time directly; it starts
+    as ALiBi-style locality, ``-slope_h * |t_q - t_k|`` with slopes from 4 (own time column) to
+    1/16 (near-global), because from zero the optimiser grows it far too slowly. The lead-pair
+    bias starts at zero. Both stay learnable.
     """
 
     def __init__(self, n_rows: int, n_time: int, num_heads: int) -> None:

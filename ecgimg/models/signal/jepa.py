@@ -19,10 +19,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 
+from ecgimg.models.ema import cosine_momentum, ema_update, make_target
+from ecgimg.models.signal.masks import expand_time_mask, time_block_mask
 from ecgimg.models.signal.vit import (ECGViT, LeadTimePositions, init_vit_weights, register_sizes,
                                       vit_size_kwargs)
-from ecgimg.ssl.ema import cosine_momentum, ema_update, make_target
-from ecgimg.ssl.masks import expand_time_mask, time_block_mask
 
 
 def _gather_tokens(tokens: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

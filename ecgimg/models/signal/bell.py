@@ -20,9 +20,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ecgimg.models.ema import cosine_momentum, ema_update, make_target
 from ecgimg.models.registry import register_model
-from ecgimg.ssl.ema import cosine_momentum, ema_update, make_target
-from ecgimg.ssl.signal_augment import default_bell_augment
+from ecgimg.models.signal.augment import default_bell_augment
+from ecgimg.models.signal.vit import ECGViT, register_sizes, vit_size_kwargs
 
 
 def _normalised_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -163,7 +164,6 @@ _BELL_KEYS = ("projector_dim", "hidden_dim", "intra_weight", "base_momentum", "m
 
 def bell_ecg_vit(size: str, **kwargs) -> BELL:
     """BELL on the shared `ECGViT` (per-lead token groups as the branches); weights under `encoder.`."""
-    from ecgimg.models.signal.vit import ECGViT, vit_size_kwargs
     bell_kwargs = {k: kwargs.pop(k) for k in _BELL_KEYS if k in kwargs}
     vit = ECGViT(**{**vit_size_kwargs(size), **kwargs})
     return BELL(vit, feature_dim=vit.embed_dim, lead_features=vit_lead_features, **bell_kwargs)
@@ -175,10 +175,5 @@ def bell_multibranch(n_leads: int = 12, feature_dim: int = 128, width: int = 32,
     return BELL(MultiBranchEncoder(n_leads, feature_dim, width), feature_dim=feature_dim, **kwargs)
 
 
-def _register_vit_sizes() -> None:
-    from ecgimg.models.signal.vit import register_sizes
-    register_sizes("bell_ecg_vit_{size}_p250", bell_ecg_vit,
-                   "BELL with a ViT-{size} encoder over 1x250 per-lead patches (lead token groups as branches).")
-
-
-_register_vit_sizes()
+register_sizes("bell_ecg_vit_{size}_p250", bell_ecg_vit,
+               "BELL with a ViT-{size} encoder over 1x250 per-lead patches (lead token groups as branches).")
