@@ -73,6 +73,7 @@ def settings() -> list[Setting]:
                                  backbone="mobilenetv3_small_100")
     mobile_long = dataclasses.replace(mobile, name="  160 px, mobilenetv3_small_100, 900 steps",
                                       steps=900)
+    mobile256 = dataclasses.replace(mobile, name="  256 px, mobilenetv3_small_100", image_size=256)
     long = dataclasses.replace(readable, name="  128 px, 900 steps", steps=900)
     lr_high = dataclasses.replace(readable, name="  128 px, lr 3e-3", lr=3e-3)
     batch8 = dataclasses.replace(readable, name="  128 px, batch 8 x 1200 steps (BatchNorm)",
@@ -81,7 +82,7 @@ def settings() -> list[Setting]:
                                 pages=CLEAN_PAGES, eval_pages=CLEAN_PAGES)
     grey = dataclasses.replace(readable, name="  128 px, greyscale", grayscale=True)
     return [demo, steps, readable, eval_any, size160, size224, mobile, mobile_long, long, lr_high,
-            batch8, clean, grey]
+            batch8, clean, grey, mobile256]
 
 
 def auroc_ci(y, score, patients, seed=0):
