@@ -36,12 +36,14 @@ from ecgimg.data.page_bank import build_page_bank  # noqa: E402
 from ecgimg.evaluate.stats import patient_bootstrap, percentile_ci  # noqa: E402
 from ecgimg.models import create_model  # noqa: E402
 from ecgimg.train import TrainConfig, fit, make_loader, predict  # noqa: E402
-from ecgimg.train.checkpoint import load_weights  # noqa: E402
+from ecgimg.weights import load_weights  # noqa: E402
 from ecgimg.train.objectives import supervised_bce  # noqa: E402
 
 ANY_PAGES: dict = {}
 READABLE_PAGES = dict(PAGE_POLICIES["readable"])
 CLEAN_PAGES = {**READABLE_PAGES, "spec_kwargs": {"layouts": READABLE_LAYOUTS, "degrade_strength": None}}
+ONE_LAYOUT_PAGES = {**READABLE_PAGES, "spec_kwargs": {"layouts": ("3x4+1R",), "degrade_strength": "light"}}
+ONE_LAYOUT_CLEAN_PAGES = {**READABLE_PAGES, "spec_kwargs": {"layouts": ("3x4+1R",), "degrade_strength": None}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +75,10 @@ def settings() -> list[Setting]:
                                  backbone="mobilenetv3_small_100")
     mobile_long = dataclasses.replace(mobile, name="  160 px, mobilenetv3_small_100, 900 steps",
                                       steps=900)
+    one_layout = dataclasses.replace(readable, name="  128 px, one layout (3x4+1R)",
+                                     pages=ONE_LAYOUT_PAGES, eval_pages=ONE_LAYOUT_PAGES)
+    one_layout_clean = dataclasses.replace(readable, name="  128 px, one layout (3x4+1R), clean pages",
+                                           pages=ONE_LAYOUT_CLEAN_PAGES, eval_pages=ONE_LAYOUT_CLEAN_PAGES)
     mobile256 = dataclasses.replace(mobile, name="  256 px, mobilenetv3_small_100", image_size=256)
     long = dataclasses.replace(readable, name="  128 px, 900 steps", steps=900)
     lr_high = dataclasses.replace(readable, name="  128 px, lr 3e-3", lr=3e-3)
@@ -82,7 +88,7 @@ def settings() -> list[Setting]:
                                 pages=CLEAN_PAGES, eval_pages=CLEAN_PAGES)
     grey = dataclasses.replace(readable, name="  128 px, greyscale", grayscale=True)
     return [demo, steps, readable, eval_any, size160, size224, mobile, mobile_long, long, lr_high,
-            batch8, clean, grey, mobile256]
+            batch8, clean, grey, mobile256, one_layout, one_layout_clean]
 
 
 def auroc_ci(y, score, patients, seed=0):
