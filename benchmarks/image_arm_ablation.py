@@ -79,6 +79,8 @@ def settings() -> list[Setting]:
                                      pages=ONE_LAYOUT_PAGES, eval_pages=ONE_LAYOUT_PAGES)
     one_layout_clean = dataclasses.replace(readable, name="  128 px, one layout (3x4+1R), clean pages",
                                            pages=ONE_LAYOUT_CLEAN_PAGES, eval_pages=ONE_LAYOUT_CLEAN_PAGES)
+    mobile_clean = dataclasses.replace(mobile, name="  160 px, mobilenetv3_small_100, clean pages",
+                                       pages=CLEAN_PAGES, eval_pages=CLEAN_PAGES)
     mobile256 = dataclasses.replace(mobile, name="  256 px, mobilenetv3_small_100", image_size=256)
     long = dataclasses.replace(readable, name="  128 px, 900 steps", steps=900)
     lr_high = dataclasses.replace(readable, name="  128 px, lr 3e-3", lr=3e-3)
@@ -88,7 +90,7 @@ def settings() -> list[Setting]:
                                 pages=CLEAN_PAGES, eval_pages=CLEAN_PAGES)
     grey = dataclasses.replace(readable, name="  128 px, greyscale", grayscale=True)
     return [demo, steps, readable, eval_any, size160, size224, mobile, mobile_long, long, lr_high,
-            batch8, clean, grey, mobile256, one_layout, one_layout_clean]
+            batch8, clean, grey, mobile256, one_layout, one_layout_clean, mobile_clean]
 
 
 def auroc_ci(y, score, patients, seed=0):

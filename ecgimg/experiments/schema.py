@@ -53,9 +53,10 @@ class ImageSection:
     patients_per_batch: int = 16     # contrastive batches: patients x views
     views_per_patient: int = 2
     #: page policy of training and evaluation pages (`ecgimg.data.images.PAGE_POLICIES`):
-    #: "readable" = 12-lead layouts, light scan/photo effects, cut to the lead grid; "any" = every
-    #: layout, style and degradation, whole page letterboxed
-    pages: Literal["readable", "any"] = "readable"
+    #: "readable" = 12-lead layouts, light scan/photo effects, cut to the lead grid; "printed" =
+    #: the same without scan/photo effects; "any" = every layout, style and degradation, whole
+    #: page letterboxed
+    pages: Literal["readable", "printed", "any"] = "readable"
     #: training pages: 0 = a fresh render per image (in DataLoader workers); K > 0 = K views per
     #: training record drawn once into a page bank (`ecgimg.data.page_bank`) shared by every stage
     bank_views: int = 0
