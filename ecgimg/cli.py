@@ -28,8 +28,9 @@ EXPERIMENT_COMMANDS = {
                  "test predictions", None),
     "evaluate": ("score a trained model (model.init=CHECKPOINT) on a split and save its predictions",
                  None),
-    "demo": ("the whole story on the embedded synthetic cohort (or data=ptbxl:PATH) in ~10 min: "
-             "gallery, MAE, BCL, SimCLR, fine-tuning at two label fractions, report", "demo"),
+    "demo": ("the whole story on the embedded synthetic cohort (or data=ptbxl:PATH), ~25 min on "
+             "2 cores: gallery, MAE, BCL, SimCLR, fine-tuning at two label fractions, report",
+             "demo"),
 }
 
 _OVERRIDE_HELP = ("key=value overrides with dotted keys (values parsed as YAML), e.g. train.lr=3e-4 "
