@@ -336,3 +336,29 @@ def test_real_scans_grid_scale_and_region_are_plausible(shared_data):
         kept.append((x1 - x0) * (y1 - y0) / (rgb.shape[0] * rgb.shape[1]))
     assert 95 <= min(widths) and max(widths) <= 330, (min(widths), max(widths))
     assert np.median(kept) > 0.85 and min(kept) > 0.3
+
+
+def test_printed_pages_have_no_scan_effects_and_readable_pages_do(cohort, monkeypatch):
+    """PAGE_POLICIES["printed"] draws the readable layouts and paper styles without any scan/photo
+    effect (what the demo's image arms can learn from); "readable" adds them to most pages."""
+    import render
+    from ecgimg.data.images import PAGE_POLICIES, READABLE_LAYOUTS
+    drawn = []
+    real_render = render.render
+
+    def spy(*args, **kwargs):
+        drawn.append((kwargs["layout"].name, kwargs["degrade"]))
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(render, "render", spy)
+    for policy in ("printed", "readable"):
+        drawn.clear()
+        ds = RenderedImages(cohort, seed=2, image_size=48, **PAGE_POLICIES[policy])
+        for view in range(8):
+            ds.render_view(view % len(cohort), view)
+        assert {name for name, _ in drawn} <= set(READABLE_LAYOUTS)
+        effects = [d is not None and bool(d.enabled()) for _, d in drawn]
+        if policy == "printed":
+            assert not any(effects)
+        else:
+            assert sum(effects) >= 6
