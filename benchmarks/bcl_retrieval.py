@@ -34,9 +34,9 @@ from ecgimg.data import synthetic_cohort  # noqa: E402
 from ecgimg.data.images import PAGE_POLICIES, RenderedImages  # noqa: E402
 from ecgimg.data.pairs import PatientViewSampler, ViewLoader  # noqa: E402
 from ecgimg.models.image import timm_model  # noqa: E402
-from render.layout import LAYOUT_PRESETS  # noqa: E402
 from ecgimg.ssl.bcl import BCLObjective  # noqa: E402
 from ecgimg.ssl.simclr import SimCLRObjective  # noqa: E402
+from render.layout import LAYOUT_PRESETS  # noqa: E402
 
 BACKBONE = "resnet10t"
 

@@ -36,9 +36,10 @@ READABLE_LAYOUTS = ("3x4+1R", "3x4", "3x4+2R", "3x4+3R", "6x2", "6x2+1R", "cabre
 #: thresholding at that size erases them (measured: BCL collapses, supervised models rank pages
 #: by their darkness; see benchmarks/image_arm_ablation.py). "printed": the same layouts and
 #: paper styles, no scan/photo effects (a clean print or PDF). Why: on the PTB-XL-like cohort a
-#: 128 px resnet10t trained 300 steps learns lvsd from clean pages of one layout (AUROC 0.87,
-#: the ceiling a 128 px page keeps, benchmarks/page_resolution.py) but hardly through light
-#: scan/photo effects (0.61 one layout, 0.56 the seven); a CPU budget needs the clean pages.
+#: 128 px resnet10t trained 300 steps learns lvsd from clean pages (AUROC 0.87 on one layout,
+#: the ceiling a 128 px page keeps by benchmarks/page_resolution.py; 0.82 on the seven) but
+#: hardly through light scan/photo effects (0.61 one layout, 0.56 the seven); a CPU budget needs
+#: the clean pages.
 #: "any": every layout, style and degradation, the whole page letterboxed (closest to a pile of
 #: unprocessed printouts).
 PAGE_POLICIES = {
