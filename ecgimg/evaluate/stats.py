@@ -68,12 +68,8 @@ def delong_components(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return aucs, v10, v01, s10 / m + s01 / n
 
 
-def delong_test(y_true, score_a, score_b) -> DeLongResult:
-    """DeLong, DeLong & Clarke-Pearson (1988) test for two correlated ROC curves, two-sided.
-
-    When the two curves have identical components (same ranking) z is 0 and p is 1.
-    """
-    aucs, _, _, cov = delong_components(y_true, np.vstack([score_a, score_b]))
+def _z_test(aucs: np.ndarray, cov: np.ndarray) -> DeLongResult:
+    """Two-sided z test of AUC_a - AUC_b from the 2x2 covariance of the two AUCs."""
     var_diff = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     diff = aucs[0] - aucs[1]
     if var_diff <= 1e-300:
@@ -83,6 +79,15 @@ def delong_test(y_true, score_a, score_b) -> DeLongResult:
         p = float(2 * norm.sf(abs(z)))
     return DeLongResult(float(aucs[0]), float(aucs[1]), z, p, float(cov[0, 0]),
                         float(cov[1, 1]), float(cov[0, 1]))
+
+
+def delong_test(y_true, score_a, score_b) -> DeLongResult:
+    """DeLong, DeLong & Clarke-Pearson (1988) test for two correlated ROC curves, two-sided.
+
+    When the two curves have identical components (same ranking) z is 0 and p is 1.
+    """
+    aucs, _, _, cov = delong_components(y_true, np.vstack([score_a, score_b]))
+    return _z_test(aucs, cov)
 
 
 def clustered_delong_test(y_true, score_a, score_b, cluster_ids) -> DeLongResult:
@@ -124,15 +129,7 @@ def clustered_delong_test(y_true, score_a, score_b, cluster_ids) -> DeLongResult
     s01 = i01 / ((i01 - 1) * n) * (d01 @ d01.T)
     s11 = n_clusters / (n_clusters - 1) * (d10 @ d01.T)
     cov = s10 / m + s01 / n + (s11 + s11.T) / (m * n)
-    var_diff = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
-    diff = aucs[0] - aucs[1]
-    if var_diff <= 1e-300:
-        z, p = 0.0, 1.0 if diff == 0 else 0.0
-    else:
-        z = float(diff / np.sqrt(var_diff))
-        p = float(2 * norm.sf(abs(z)))
-    return DeLongResult(float(aucs[0]), float(aucs[1]), z, p, float(cov[0, 0]),
-                        float(cov[1, 1]), float(cov[0, 1]))
+    return _z_test(aucs, cov)
 
 
 def holm_adjust(p_values) -> np.ndarray:
