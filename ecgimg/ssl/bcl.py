@@ -42,7 +42,11 @@ def bcl_loss(embeddings: torch.Tensor, patient_ids: Any, temperature: float = 0.
     if ids.shape[0] != embeddings.shape[0]:
         raise ValueError(f"{embeddings.shape[0]} embeddings but {ids.shape[0]} identities")
 
-    z = F.normalize(embeddings.float(), dim=1)
+    with torch.autocast(embeddings.device.type, enabled=False):  # bf16 similarities keep ~3 digits
+        return _bcl_loss_fp32(F.normalize(embeddings.float(), dim=1), ids, temperature)
+
+
+def _bcl_loss_fp32(z: torch.Tensor, ids: torch.Tensor, temperature: float) -> torch.Tensor:
     z_all = all_gather_with_grad(z)
     ids_all = all_gather_no_grad(ids)
     local_batch = z.shape[0]
@@ -64,7 +68,7 @@ def bcl_loss(embeddings: torch.Tensor, patient_ids: Any, temperature: float = 0.
     _, inverse, counts = torch.unique(ids_all, return_inverse=True, return_counts=True)
     global_anchors = int((counts[inverse] > 1).sum())
     if global_anchors == 0:  # nothing to contrast: a zero that keeps the graph alive
-        return embeddings.sum() * 0.0
+        return z.sum() * 0.0
     return per_anchor.sum() * world_size() / global_anchors
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OPTIMIZERS = ("adamw", "adam")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fast", "fp32", "bf16", "fp16")
 MONITOR_MODES = ("min", "max")
 
 
@@ -37,7 +37,7 @@ class TrainConfig:
     grad_accum_steps: int = 1  # micro-batches per optimizer step
     clip_grad_norm: float | None = None  # max global L2 norm of gradients; None = no clipping
     # --- numerics / hardware ---
-    precision: str = "auto"  # auto: bf16 on CUDA if supported else fp16+GradScaler; fp32 on CPU
+    precision: str = "auto"  # auto: bf16 on CUDA if supported else fp16+GradScaler, fp32 on CPU; fast: also bf16 on AMX CPUs
     compile: bool = False  # wrap the model in torch.compile
     channels_last: bool = False  # channels-last memory format for the model and 4-D inputs
     device: str = "auto"  # "auto" (cuda:LOCAL_RANK if available else cpu), "cpu", "cuda", "cuda:1"

@@ -23,12 +23,20 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" → bf16 on CUDA when supported, fp16 (+GradScaler) on older GPUs, fp32 on CPU."""
-    if precision != "auto":
+    """"auto" → bf16 on CUDA when supported, fp16 (+GradScaler) on older GPUs, fp32 on CPU.
+    "fast" → the same on CUDA; on CPU bf16 where the cores have AMX bf16 tiles (a conv net's
+    training step about 3x faster), else fp32: without AMX, CPU bf16 is slower than fp32
+    (1.1x with AVX512-BF16, 10x with AVX2 alone, measured on resnet10t)."""
+    if precision not in ("auto", "fast"):
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
+    return "bf16" if precision == "fast" and cpu_has_native_bf16() else "fp32"
+
+
+def cpu_has_native_bf16() -> bool:
+    """AMX bf16 tile units (Intel Sapphire Rapids and later), as oneDNN uses them."""
+    return bool(torch.cpu._is_amx_tile_supported())
 
 
 def autocast_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:

@@ -243,3 +243,16 @@ def test_ddp_two_ranks_equal_single_process_on_global_batch(tmp_path):
     for r in results:  # DDP-averaged gradients equal the single-process gradients
         torch.testing.assert_close(r["grad_w"], single.lin.weight.grad, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(r["grad_b"], single.lin.bias.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_is_computed_in_fp32_under_bf16_autocast():
+    """Similarities of nearly collapsed embeddings differ in the third digit; bf16 would erase
+    that, so the loss leaves autocast (the encoder may still run in bf16)."""
+    torch.manual_seed(0)
+    emb = torch.randn(1, 64) + 0.05 * torch.randn(16, 64)  # cosines around 0.99
+    ids = torch.arange(8).repeat_interleave(2)
+    reference = bcl_loss(emb, ids, 0.1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = bcl_loss(emb, ids, 0.1)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, reference, rtol=1e-6, atol=1e-6)

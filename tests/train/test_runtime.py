@@ -10,8 +10,12 @@ from ecgimg.train.runtime import (batch_size_of, build_optimizer, move_to_device
 from toys import ToyRegression, TinyMLP, mse_objective
 
 
-def test_precision_and_device_resolution():
-    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+def test_precision_and_device_resolution(monkeypatch):
+    from ecgimg.train import runtime
+    for amx, fast in ((False, "fp32"), (True, "bf16")):  # "fast" uses bf16 only on AMX CPUs
+        monkeypatch.setattr(runtime.torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+        assert resolve_precision("fast", torch.device("cpu")) == fast
     assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
     assert resolve_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
