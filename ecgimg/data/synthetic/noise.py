@@ -5,7 +5,8 @@ Goldberger stay exact. Its power spectral density is the one measured on PTB-XL'
 (`ptbxl_fit.NOISE_LOG_PSD`, per electrode and band, solved back from the leads), drawn as coloured
 Gaussian noise in the frequency domain; each record scales its wander (< 0.5 Hz) and its
 broadband part by log-normal factors of PTB-XL's record-to-record spread, and each electrode
-by a smaller factor (one loose electrode is noisier than the rest).
+by a smaller factor (one loose electrode is noisier than the rest). Spectrum and 50 Hz line are
+calibrated per electrode so that every lead's median matches PTB-XL's, not only their average.
 """
 from __future__ import annotations
 

@@ -43,7 +43,6 @@ LVSD_ANCHOR_LOGIT = {"MI": 1.0, "CLBBB": 2.0, "LVH": 0.6, "STTC": 0.5, "LVOLT": 
 LVSD_SIGNS = {"lbbb": 0.3, "old_mi": 0.4, "st_t": 0.4, "low_limb_voltage": 0.3,
               "poor_r_progression": 0.35, "tachycardia": 0.35}
 ECTOPIC_PRONE = 0.12
-NOTCH_MV = 0.1  # sd of each component of a QRS notch's vector
 #: Visit-to-visit noise (theta sd units): wave timing, atrial waves (their PTB-XL spread is
 #: mostly fit noise of a 0.1 mV wave), other morphology, chest lead vectors, rate, RR variability.
 VISIT_SD = {"timing": 0.12, "atrial": 0.12, "morphology": 0.3, "chest": 0.45, "log_rr": 0.6, "log_rr_cv": 0.6}
@@ -109,13 +108,15 @@ def sample_patient(rng: np.random.Generator) -> Patient:
 def _notches(rng: np.random.Generator, patient: Patient) -> tuple[np.ndarray, np.ndarray,
                                                                    np.ndarray]:
     """2-4 small sharp deflections inside the QRS (real QRS complexes are notched and slurred,
-    not sums of smooth Gaussians; they carry PTB-XL's power above 40 Hz)."""
+    not sums of smooth Gaussians; they carry PTB-XL's power above 40 Hz). 1.5-3 ms wide: wider
+    notches put that power near 50 Hz only, which read as a mains line; their sd per axis
+    (`ptbxl_fit.NOTCH_SD_MV`) is fitted to each lead's median-beat power above 40 Hz."""
     theta = theta_of(patient, patient.z)
     q, s = theta[mo.CENTRES][mo.WAVES.index("Q")], theta[mo.CENTRES][mo.WAVES.index("S")]
     n = int(rng.integers(2, 5))
     centres = rng.uniform(q - 0.005, s + 0.01, n)
-    widths = rng.uniform(0.0025, 0.0045, n)
-    vectors = rng.normal(0.0, NOTCH_MV, (n, 3))
+    widths = rng.uniform(0.0015, 0.003, n)
+    vectors = rng.normal(0.0, fit.NOTCH_SD_MV, (n, 3))
     return centres, widths, vectors
 
 
