@@ -111,3 +111,21 @@ def test_glare_brightens_towards_white_only_near_its_centre():
     out = photo.lighting(image, p)
     assert out[100, 100].min() > 195 and out[100, 100].max() <= 255
     assert np.abs(out[5, 5].astype(int) - 150).max() <= 1
+
+
+@pytest.mark.parametrize("p", [{"per_channel": True, "scale": 0.5}, {"per_channel": True, "scale": 1.0, "chroma": 0.5},
+                               {"per_channel": False, "scale": 1.0}])
+def test_noise_is_seeded_and_unit_variance_in_every_channel(p):
+    """Windows of the cached banks: the same seed gives the same noise, another seed other noise,
+    and each channel of the mixed bank has the requested std (half-resolution noise is smoothed
+    by its upsampling, so it only must not exceed it)."""
+    flat = np.full((300, 1100, 3), 128, np.uint8)  # wider than the 1024 px bank: the wrap-around path
+    a = photo.noise(flat, {"seed": 4, "std": 0.03, **p}).astype(float) - 128
+    b = photo.noise(flat, {"seed": 4, "std": 0.03, **p}).astype(float) - 128
+    c = photo.noise(flat, {"seed": 5, "std": 0.03, **p}).astype(float) - 128
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    stds = a.reshape(-1, 3).std(axis=0)
+    if p["scale"] == 1.0:
+        assert np.all(np.abs(stds - 0.03 * 255) < 0.1 * 0.03 * 255), stds
+    else:
+        assert np.all((stds > 0.3 * 0.03 * 255) & (stds < 1.05 * 0.03 * 255)), stds
