@@ -69,19 +69,33 @@ def _crease_profile(d: np.ndarray, c: dict) -> np.ndarray:
             - c["shade_step"] * (0.5 + 0.5 * np.tanh(d * 0.25)))
 
 
+_CREASE_REACH = 24.0  # crease widths each side of the line beyond which its profile is constant
+_CREASE_STEP = 1.0 / 256  # profile table step (crease widths): nearest-entry error < 2e-3
+
+
+def crease_field(hw: tuple[int, int], lines: list[dict]) -> np.ndarray:
+    """Brightness multiplier (float32 HxW) of the fold lines. A crease varies only across its
+    line, so its profile is tabulated once in 1-D and spread over the page by cv2.warpAffine
+    (the affine map is the signed distance, the table's ends replicate its flat far field;
+    nearest entry of a fine table: OpenCV's bilinear warp costs 5x more): several times cheaper
+    than evaluating exp/tanh at every pixel."""
+    h, w = hw
+    d = np.arange(-_CREASE_REACH, _CREASE_REACH + _CREASE_STEP / 2, _CREASE_STEP)
+    field = None
+    for c in lines:
+        table = _crease_profile(d, c).astype(np.float32)[None, :]
+        k = 1.0 / (c["width_px"] * _CREASE_STEP)  # table columns per px of signed distance
+        cos, sin = float(np.cos(c["angle_rad"])) * k, float(np.sin(c["angle_rad"])) * k
+        to_table = np.array([[cos, sin, _CREASE_REACH / _CREASE_STEP - c["offset_px"] * k], [0.0, 0.0, 0.0]])
+        layer = cv2.warpAffine(table, to_table, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+        field = layer if field is None else cv2.multiply(field, layer)
+    return field
+
+
 def creases(image: np.ndarray, p: dict) -> np.ndarray:
     """Straight fold lines: a thin dark valley, a bright ridge beside it and a faint shade step."""
-    h, w = image.shape[:2]
-    xs = np.arange(w, dtype=np.float32)[None, :]
-    ys = np.arange(h, dtype=np.float32)[:, None]
-    field = None
-    for c in p["lines"]:
-        inv_width = 1.0 / c["width_px"]
-        cos, sin = float(np.cos(c["angle_rad"])) * inv_width, float(np.sin(c["angle_rad"])) * inv_width
-        d = xs * cos + ys * sin - c["offset_px"] * inv_width  # signed distance in crease widths
-        layer = _crease_profile(d, c)
-        field = layer if field is None else field * layer
-    return _multiply(image, field)
+    return _multiply(image, crease_field(image.shape[:2], p["lines"]))
 
 
 def wrinkles(image: np.ndarray, p: dict) -> np.ndarray:

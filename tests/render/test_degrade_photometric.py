@@ -129,3 +129,21 @@ def test_noise_is_seeded_and_unit_variance_in_every_channel(p):
         assert np.all(np.abs(stds - 0.03 * 255) < 0.1 * 0.03 * 255), stds
     else:
         assert np.all((stds > 0.3 * 0.03 * 255) & (stds < 1.05 * 0.03 * 255)), stds
+
+
+def test_crease_field_from_its_profile_table_matches_the_profile_at_every_pixel():
+    """crease_field spreads a 1-D profile table over the page with warpAffine: it must agree
+    with the profile evaluated at each pixel's signed distance from the line."""
+    lines = [{"angle_rad": 0.4, "offset_px": 120.0, "width_px": 1.3, "depth": 0.35, "highlight": 0.12,
+              "shade_step": 0.03},
+             {"angle_rad": 2.0, "offset_px": -40.0, "width_px": 3.0, "depth": 0.2, "highlight": 0.05,
+              "shade_step": -0.02}]
+    h, w = 180, 260
+    xs, ys = np.arange(w)[None, :], np.arange(h)[:, None]
+    expected = np.ones((h, w))
+    for c in lines:
+        d = (xs * np.cos(c["angle_rad"]) + ys * np.sin(c["angle_rad"]) - c["offset_px"]) / c["width_px"]
+        expected = expected * photo._crease_profile(d, c)
+    got = photo.crease_field((h, w), lines)
+    assert got.shape == (h, w) and np.abs(got - expected).max() < 2e-3
+    assert expected.min() < 0.75  # the valley is in the frame: the comparison has teeth
