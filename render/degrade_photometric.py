@@ -197,7 +197,7 @@ def colour(image: np.ndarray, p: dict) -> np.ndarray:
 _NOISE_UNIT = 1024  # banks hold standard normals as int16 in units of 1/1024
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)  # the presets use 4 mixes (grey, per channel, 0.3, 0.5)
 def _noise_bank(chroma: float) -> np.ndarray:
     """A fixed 3-channel normal tile (seeds 0 and 1), read-only, built once per chroma mix:
     sqrt(chroma) * independent per-channel normals + sqrt(1 - chroma) * one shared (luma) normal,
