@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .draw import finite_rows
+
 
 def resize_points(points: dict[str, np.ndarray], src_hw, dst_hw) -> dict[str, np.ndarray]:
     """Map pixel-centre coordinates through cv2.resize: x' = (x + 0.5) * W'/W - 0.5."""
@@ -49,7 +51,7 @@ class _TruthPoints:
         self.span = {k: (int(b - n), int(b)) for k, n, b in zip(keys, sizes, stops)}
         flat = np.concatenate([np.asarray(points[k], np.float64).reshape(-1, 2) for k in keys])
         self.rounded = np.round(flat, 3)  # 1/1000 px: stable JSON, far below drawing precision
-        ok = np.isfinite(flat).all(axis=1)
+        ok = finite_rows(flat)
         self.ok, self.all_finite = ok, bool(ok.all())
         # per-item bbox over finite points (+-inf stands in for the others), one reduceat per side
         nonempty = [k for k, n in zip(keys, sizes) if n]

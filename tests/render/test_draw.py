@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from render.draw import InkLayer, calibration_pulse_mm, finite_runs, thickness_px
+from render.draw import InkLayer, calibration_pulse_mm, finite_rows, finite_runs, thickness_px
 
 
 @pytest.mark.parametrize("y", [20.0, 20.25, 20.5, 20.8])
@@ -23,6 +23,8 @@ def test_stroke_is_centred_on_the_subpixel_line(y, width):
 def test_gaps_split_runs_and_widths_are_odd():
     pts = np.array([[0, 0], [1, 1], [np.nan, 2], [3, 3], [4, np.nan], [5, 5], [6, 6.0]])
     assert [len(r) for r in finite_runs(pts)] == [2, 1, 2]
+    odd = np.array([[0, 0], [np.inf, 1], [2, -np.inf], [np.nan, np.nan], [4, 4.0]])
+    assert finite_rows(odd).tolist() == np.isfinite(odd).all(axis=1).tolist() == [True, False, False, False, True]
     assert all(thickness_px(w, ppm) % 2 == 1 for w in (0.1, 0.3, 0.5) for ppm in (2.8, 7.9, 23.6))
     assert thickness_px(0.3, 200 / 25.4) == 3 and thickness_px(0.2, 72 / 25.4) == 1
 
