@@ -24,6 +24,7 @@ import numpy as np
 
 from render import degrade_geometry as geo
 from render import degrade_photometric as photo
+from render.draw import finite_rows
 from render.degrade_capture import plan_camera, plan_framing
 from render.degrade_plan import plan_geometry, plan_photometric
 from render.degrade_spec import (DEGRADE_PRESETS, BlackWhiteSpec, BlurSpec, CameraSpec,
@@ -151,7 +152,7 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
         out_record.append(step)
     pts = dict(zip(keys, np.split(flat, splits) if keys else []))
     h, w = image.shape[:2]
-    visible = {k: (np.isfinite(v).all(axis=1) & (v[:, 0] >= 0) & (v[:, 0] <= w - 1)
+    visible = {k: (finite_rows(v) & (v[:, 0] >= 0) & (v[:, 0] <= w - 1)
                    & (v[:, 1] >= 0) & (v[:, 1] <= h - 1)) for k, v in pts.items()}
     image = image.copy() if image is given_image else np.ascontiguousarray(image)
     masks = {k: m.copy() if m is given_masks.get(k) else m for k, m in masks.items()}

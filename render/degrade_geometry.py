@@ -21,6 +21,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from render.draw import finite_rows
+
 MASK_COVERAGE_THRESHOLD = 64  # a mask pixel stays "on" if >= 25% of it is covered after resampling
 _FIXED_POINT_STEPS = 30
 MAP_STEP_PX = 4  # grid step at which the smooth part of the backward map is evaluated
@@ -97,7 +99,7 @@ def apply_homography_to_points(matrix: np.ndarray, points: np.ndarray) -> np.nda
     if len(pts) == 0:
         return pts.copy()
     out = cv2.perspectiveTransform(pts[None], np.asarray(matrix, dtype=np.float64))[0]
-    out[~np.isfinite(pts).all(axis=1)] = np.nan  # OpenCV maps NaN to 0; keep trace gaps as gaps
+    out[~finite_rows(pts)] = np.nan  # OpenCV maps NaN to 0; keep trace gaps as gaps
     return out
 
 
@@ -154,7 +156,7 @@ def curl_forward_points(points: np.ndarray, hw: tuple[int, int], curl: dict
                         ) -> tuple[np.ndarray, float]:
     """Solve q + b(q) = p for every point by fixed-point iteration; returns (q, max residual px)."""
     p_all = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    finite = np.isfinite(p_all).all(axis=1)  # gaps (NaN) in a trace stay NaN
+    finite = finite_rows(p_all)  # gaps (NaN) in a trace stay NaN
     q_all = p_all.copy()
     p = p_all[finite]
     if len(p) == 0:

@@ -8,9 +8,16 @@ SHIFT_BITS = 4  # cv2 fixed-point: coordinates are stored in 1/16 px
 _SCALE = 1 << SHIFT_BITS
 
 
+def finite_rows(points: np.ndarray) -> np.ndarray:
+    """Boolean per row of an (n, 2) array: both coordinates finite. Two column tests instead of
+    np.isfinite(points).all(axis=1), whose reduction over the 2-wide axis is ~20x slower (0.4 ms
+    for 20k trace points, paid several times per page)."""
+    return np.isfinite(points[:, 0]) & np.isfinite(points[:, 1])
+
+
 def finite_runs(points_px: np.ndarray) -> list[np.ndarray]:
     """Split an (n, 2) polyline at non-finite points (signal gaps stay gaps)."""
-    ok = np.isfinite(points_px).all(axis=1)
+    ok = finite_rows(points_px)
     if ok.all():
         return [points_px]
     edges = np.diff(np.r_[0, ok.astype(np.int8), 0])
@@ -31,16 +38,52 @@ def fixed_point_runs(points_px: np.ndarray) -> list[np.ndarray]:
     return [r if len(r) > 1 else np.repeat(r, 2, axis=0) for r in runs]
 
 
+TILE_PX = 32  # ink is blended per run of 32 x 32 tiles that hold any: ~14 % of a 3x4 page
+
+
+def ink_rectangles(coverage: np.ndarray, tile: int = TILE_PX) -> list[list[int]]:
+    """Disjoint [y0, y1, x0, x1] boxes that together hold every nonzero pixel of `coverage`:
+    per band of `tile` rows, each horizontal run of tiles with ink.
+
+    Traces fill a few percent of a page; finding the ink pixels one by one (cv2.findNonZero plus a
+    fancy-indexed blend) cost ~10 ms at 200 DPI, tile maxima and dense blends cost ~2 ms."""
+    h, w = coverage.shape
+    full_h, full_w = h // tile * tile, w // tile * tile
+    bands = coverage[:full_h].reshape(h // tile, tile, w).max(axis=1)
+    if full_h < h:
+        bands = np.vstack([bands, coverage[full_h:].max(axis=0, keepdims=True)])
+    tiles = bands[:, :full_w].reshape(len(bands), w // tile, tile).max(axis=2)
+    if full_w < w:
+        tiles = np.hstack([tiles, bands[:, full_w:].max(axis=1, keepdims=True)])
+    edges = np.diff((tiles > 0).astype(np.int8), axis=1, prepend=0, append=0)
+    starts, stops = np.argwhere(edges == 1), np.argwhere(edges == -1)  # row-major: runs pair up
+    y0 = starts[:, 0] * tile
+    return np.stack([y0, np.minimum(y0 + tile, h), starts[:, 1] * tile,
+                     np.minimum(stops[:, 1] * tile, w)], axis=1).tolist()
+
+
+def blend_ink(region: np.ndarray, cov: np.ndarray, rgb: tuple[int, int, int]) -> None:
+    """In place: region = region * (1 - a) + rgb * a with a = cov / 255 (OpenCV, rounded)."""
+    kept = cv2.multiply(region, cv2.cvtColor(cv2.bitwise_not(cov), cv2.COLOR_GRAY2RGB), scale=1 / 255.0)
+    if any(rgb):
+        ink = tuple(float(c) for c in rgb) + (0.0,)
+        kept = cv2.add(kept, cv2.multiply(cv2.cvtColor(cov, cv2.COLOR_GRAY2RGB), ink, scale=1 / 255.0))
+    region[:] = kept
+
+
 class InkLayer:
-    """Collects every trace-coloured stroke, then inks them in one pass.
+    """Collects every trace-coloured stroke and text patch, then inks them in one pass.
 
     Thick anti-aliased cv2 lines cost ~15x more than 1-px ones, so strokes are drawn 1 px wide
     with LINE_AA into a coverage layer and widened by a grey dilation with an odd elliptical
-    kernel (keeps the soft edges and the centre line), then blended once into the page.
+    kernel (keeps the soft edges and the centre line). Text (same ink) is stamped in after the
+    dilation, where it overlaps a stroke the darker coverage wins; the layer is then blended
+    once into the page, tile run by tile run.
     """
 
     def __init__(self, hw: tuple[int, int], thickness: int):
         self.coverage = np.zeros(hw, np.uint8)
+        self.patches: list[tuple[np.ndarray, int, int]] = []
         self.thickness = int(thickness)
 
     def add(self, points_px: np.ndarray, mask: np.ndarray | None = None) -> None:
@@ -51,19 +94,30 @@ class InkLayer:
         if mask is not None:
             cv2.polylines(mask, runs, False, 255, self.thickness, cv2.LINE_8, SHIFT_BITS)
 
+    def stamp(self, alpha: np.ndarray, x0: int, y0: int) -> None:
+        """Add an alpha patch (e.g. rendered text) with its top-left pixel at (x0, y0); it is not
+        widened like the strokes, and the part outside the page is dropped."""
+        self.patches.append((alpha, int(x0), int(y0)))
+
+    def _stamp_patches(self, cov: np.ndarray) -> None:
+        h, w = cov.shape
+        for alpha, x0, y0 in self.patches:
+            cx0, cy0 = max(x0, 0), max(y0, 0)
+            cx1, cy1 = min(x0 + alpha.shape[1], w), min(y0 + alpha.shape[0], h)
+            if cx0 < cx1 and cy0 < cy1:
+                region = cov[cy0:cy1, cx0:cx1]
+                np.maximum(region, alpha[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0], out=region)
+
     def blend_into(self, image: np.ndarray, rgb: tuple[int, int, int]) -> None:
         cov = self.coverage
         if self.thickness > 1:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.thickness, self.thickness))
             cov = cv2.dilate(cov, kernel)
-        nz = cv2.findNonZero(cov)  # ~6x faster than np.flatnonzero on a mostly empty page
-        if nz is None:
-            return
-        nz = nz.reshape(-1, 2)
-        idx = nz[:, 1].astype(np.intp) * cov.shape[1] + nz[:, 0]
-        flat = image.reshape(-1, 3)
-        a = cov.reshape(-1)[idx].astype(np.float32)[:, None] / 255.0
-        flat[idx] = (flat[idx] * (1.0 - a) + np.asarray(rgb, np.float32) * a + 0.5).astype(np.uint8)
+        elif self.patches:
+            cov = cov.copy()  # add() may be called again after blending
+        self._stamp_patches(cov)
+        for y0, y1, x0, x1 in ink_rectangles(cov):
+            blend_ink(image[y0:y1, x0:x1], cov[y0:y1, x0:x1], rgb)
 
 
 def calibration_pulse_mm(right_mm: float, baseline_mm: float, gain_mm_mv: float,

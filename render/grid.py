@@ -59,21 +59,63 @@ def _colour_luts(paper_rgb, minor_rgb, major_rgb) -> tuple[np.ndarray, ...]:
     return tuple(luts)
 
 
-def _layer(h: int, w: int, px_per_mm: float, box_px, width_mm: float, every: int, style: str) -> np.ndarray:
-    """Quantised coverage (0..LEVELS-1, uint8) of one grid layer (minor: every=1, major: every=5)."""
-    left, top, right, bottom = box_px
-    cx = _coverage(w, left, px_per_mm, width_mm * px_per_mm, left, right, every)
-    cy = _coverage(h, top, px_per_mm, width_mm * px_per_mm, top, bottom, every)
-    inside_x = (np.arange(w) >= left - 1) & (np.arange(w) <= right + 1)
-    inside_y = (np.arange(h) >= top - 1) & (np.arange(h) <= bottom + 1)
-    qx = np.round(cx * (LEVELS - 1)).astype(np.uint8)
-    qy = np.round(cy * (LEVELS - 1)).astype(np.uint8)
+def _axis_levels(n_px: int, px_per_mm: float, lo_px: float, hi_px: float, width_mm: float,
+                 every: int) -> np.ndarray:
+    """Quantised coverage (0..LEVELS-1, uint8) along one axis of one grid layer."""
+    cov = _coverage(n_px, lo_px, px_per_mm, width_mm * px_per_mm, lo_px, hi_px, every)
+    return np.round(cov * (LEVELS - 1)).astype(np.uint8)
+
+
+def _layer(qy: np.ndarray, inside_y: np.ndarray, qx: np.ndarray, inside_x: np.ndarray, style: str) -> np.ndarray:
+    """One grid layer (minor: every=1, major: every=5) at the given rows: its value at (y, x)
+    depends only on (qy, inside_y) of the row and (qx, inside_x) of the column."""
     if style == "lines":
         vertical = qx[None, :] * inside_y.astype(np.uint8)[:, None]  # x-lines, only rows in the box
         horizontal = qy[:, None] * inside_x.astype(np.uint8)[None, :]
         return np.maximum(vertical, horizontal)
     dots = np.multiply.outer(qy.astype(np.uint16), qx.astype(np.uint16)) // (LEVELS - 1)
     return dots.astype(np.uint8)
+
+
+def _layer_widths(style: str, minor_line_mm: float) -> tuple[tuple[float, str], tuple[float, str]]:
+    """(width mm, drawing style) of the minor and the major layer."""
+    if style == "thermal":
+        return (THERMAL_DOT_MM, "dots"), (THERMAL_MAJOR_MM, "lines")
+    if style == "lines":
+        return (minor_line_mm, "lines"), (MAJOR_WIDTH_MM, "lines")
+    return (DOT_MINOR_MM, style), (DOT_MAJOR_MM, style)
+
+
+def grid_levels(height_px: int, width_px: int, px_per_mm: float, box_px, style: str, minor_line_mm: float,
+                rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(minor, major) coverage levels of the grid at the page rows `rows` (default: every row)."""
+    left, top, right, bottom = box_px
+    rows = np.arange(height_px) if rows is None else np.asarray(rows)
+    inside_x = (np.arange(width_px) >= left - 1) & (np.arange(width_px) <= right + 1)
+    inside_y = ((rows >= top - 1) & (rows <= bottom + 1))
+    layers = []
+    for (width_mm, kind), every in zip(_layer_widths(style, minor_line_mm), (1, 5)):
+        qx = _axis_levels(width_px, px_per_mm, left, right, width_mm, every)
+        qy = _axis_levels(height_px, px_per_mm, top, bottom, width_mm, every)[rows]
+        layers.append(_layer(qy, inside_y, qx, inside_x, kind))
+    return layers[0], layers[1]
+
+
+def distinct_rows(height_px: int, px_per_mm: float, box_px, style: str, minor_line_mm: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(one page row per distinct row of the grid, index of each page row into them).
+
+    A grid row is fixed by its horizontal-line levels and whether it lies in the box, so a page
+    has only a few dozen different rows: the raster is built for those and gathered, which is
+    several times cheaper than compositing every pixel (random styles rarely hit the cache)."""
+    top, bottom = box_px[1], box_px[3]
+    ys = np.arange(height_px)
+    keys = [(ys >= top - 1) & (ys <= bottom + 1)]
+    for (width_mm, _), every in zip(_layer_widths(style, minor_line_mm), (1, 5)):
+        keys.append(_axis_levels(height_px, px_per_mm, top, bottom, width_mm, every))
+    _, first, inverse = np.unique(np.stack(keys, axis=1).astype(np.uint8), axis=0, return_index=True,
+                                  return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 @lru_cache(maxsize=6)
@@ -83,7 +125,8 @@ def grid_page(height_px: int, width_px: int, px_per_mm: float, box_mm: tuple[flo
     """Blank page with the grid inside box_mm = (left, top, right, bottom); returns (rgb, mask).
 
     Both arrays are read-only (shared by the cache): copy before drawing on them. The two layers'
-    coverages index a colour LUT, so compositing is three cv2.LUT calls instead of float maths.
+    coverages index a colour LUT, so compositing is three cv2.LUT calls instead of float maths,
+    and only on the page's distinct rows (`distinct_rows`), which are then gathered.
     """
     colors = GRID_COLORS[color]
     if colors is None:
@@ -92,20 +135,15 @@ def grid_page(height_px: int, width_px: int, px_per_mm: float, box_mm: tuple[flo
         mask = np.zeros((height_px, width_px), np.uint8)
     else:
         box_px = tuple(v * px_per_mm for v in box_mm)
-        if style == "thermal":
-            minor = _layer(height_px, width_px, px_per_mm, box_px, THERMAL_DOT_MM, 1, "dots")
-            major = _layer(height_px, width_px, px_per_mm, box_px, THERMAL_MAJOR_MM, 5, "lines")
-        else:
-            minor = _layer(height_px, width_px, px_per_mm, box_px,
-                           minor_line_mm if style == "lines" else DOT_MINOR_MM, 1, style)
-            major = _layer(height_px, width_px, px_per_mm, box_px,
-                           MAJOR_WIDTH_MM if style == "lines" else DOT_MAJOR_MM, 5, style)
+        first, inverse = distinct_rows(height_px, px_per_mm, box_px, style, minor_line_mm)
+        minor, major = grid_levels(height_px, width_px, px_per_mm, box_px, style, minor_line_mm, first)
         index = minor * np.uint8(LEVELS) + major
         minor_rgb = colors[0] if minor_contrast == 1.0 else _darker(paper_rgb, colors[0], minor_contrast)
         major_rgb = colors[1] if major_contrast == 1.0 else _darker(paper_rgb, colors[1], major_contrast)
         luts = _colour_luts(tuple(paper_rgb), minor_rgb, major_rgb)
-        page = cv2.merge([cv2.LUT(index, lut) for lut in luts])
-        mask = np.where(np.maximum(minor, major) >= int(0.3 * (LEVELS - 1)) + 1, np.uint8(255), np.uint8(0))
+        rows_rgb = cv2.merge([cv2.LUT(index, lut) for lut in luts])
+        rows_mask = np.where(np.maximum(minor, major) >= int(0.3 * (LEVELS - 1)) + 1, np.uint8(255), np.uint8(0))
+        page, mask = np.take(rows_rgb, inverse, axis=0), np.take(rows_mask, inverse, axis=0)
     page.setflags(write=False)
     mask.setflags(write=False)
     return page, mask

@@ -172,8 +172,8 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         points[f"cell{k}"] = _quad(p.x_mm, p.top_mm, p.x_mm + p.width_mm, p.bottom_mm) * px_per_mm
         # label above the trace start, about where printers put it (not at the far top of a tall row)
         label_top_mm = max(p.top_mm + 1.0, p.baseline_mm - 10.0 - style_spec.label_size_mm)
-        label_box = text.draw_text(image, p.lead, (p.x_mm + 1.0) * px_per_mm, label_top_mm * px_per_mm,
-                                   label_px, ink, style_spec.label_font or style_spec.font, text_mask)
+        label_box = text.ink_text(ink_layer, p.lead, (p.x_mm + 1.0) * px_per_mm, label_top_mm * px_per_mm,
+                                  label_px, style_spec.label_font or style_spec.font, text_mask)
         points[f"label{k}"] = _quad(*label_box) - 0.5  # pixel edges -> centre coordinates
         if layout_spec.separators and p.column > 0 and style_spec.separator_style == "tick":
             sep = np.array([[p.x_mm, p.baseline_mm - 3.0], [p.x_mm, p.baseline_mm + 3.0]]) * px_per_mm
@@ -192,9 +192,9 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         cal_mask = mask_dict["calibration"] = np.zeros((page_h_px, page_w_px), np.uint8)
         mask_dict["text"] = text_mask
     calibration = _draw_calibration(ink_layer, panels, style_spec, area, px_per_mm, points, cal_mask)
-    ink_layer.blend_into(image, ink)
-    texts = _draw_header_footer(image, style_spec, fs, seed, px_per_mm, text_mask, points,
+    texts = _draw_header_footer(ink_layer, style_spec, fs, seed, px_per_mm, text_mask, points,
                                 (arr, leads, facts) if style_spec.header else None)
+    ink_layer.blend_into(image, ink)
     right_px, bottom_px = page_w_px - 1, page_h_px - 1
     points["page"] = np.array([[0, 0], [right_px, 0], [right_px, bottom_px], [0, bottom_px]], np.float64)
 
@@ -294,7 +294,7 @@ def _dotted_separators(ink_layer, panels: list[Panel], grid_box, px_per_mm: floa
         ink_layer.add(dashes * px_per_mm, mask)
 
 
-def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, px_per_mm: float, text_mask,
+def _draw_header_footer(ink_layer, style: PaperStyle, fs: float, seed: int, px_per_mm: float, text_mask,
                         points: dict, signal_info=None) -> list[dict]:
     texts = []
     text_mm = style.header_size_mm or style.label_size_mm
@@ -302,8 +302,7 @@ def _draw_header_footer(image, style: PaperStyle, fs: float, seed: int, px_per_m
     margin_mm = style.margin_mm
 
     def put(s: str, x_mm: float, y_mm: float, kind: str):
-        box = text.draw_text(image, s, x_mm * px_per_mm, y_mm * px_per_mm, size_px, style.trace_rgb, style.font,
-                             text_mask)
+        box = text.ink_text(ink_layer, s, x_mm * px_per_mm, y_mm * px_per_mm, size_px, style.font, text_mask)
         points[f"text{len(texts)}"] = _quad(*box) - 0.5
         texts.append({"text": s, "kind": kind})
 

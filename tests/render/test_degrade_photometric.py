@@ -111,3 +111,39 @@ def test_glare_brightens_towards_white_only_near_its_centre():
     out = photo.lighting(image, p)
     assert out[100, 100].min() > 195 and out[100, 100].max() <= 255
     assert np.abs(out[5, 5].astype(int) - 150).max() <= 1
+
+
+@pytest.mark.parametrize("p", [{"per_channel": True, "scale": 0.5}, {"per_channel": True, "scale": 1.0, "chroma": 0.5},
+                               {"per_channel": False, "scale": 1.0}])
+def test_noise_is_seeded_and_unit_variance_in_every_channel(p):
+    """Windows of the cached banks: the same seed gives the same noise, another seed other noise,
+    and each channel of the mixed bank has the requested std (half-resolution noise is smoothed
+    by its upsampling, so it only must not exceed it)."""
+    flat = np.full((300, 1100, 3), 128, np.uint8)  # wider than the 1024 px bank: the wrap-around path
+    a = photo.noise(flat, {"seed": 4, "std": 0.03, **p}).astype(float) - 128
+    b = photo.noise(flat, {"seed": 4, "std": 0.03, **p}).astype(float) - 128
+    c = photo.noise(flat, {"seed": 5, "std": 0.03, **p}).astype(float) - 128
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    stds = a.reshape(-1, 3).std(axis=0)
+    if p["scale"] == 1.0:
+        assert np.all(np.abs(stds - 0.03 * 255) < 0.1 * 0.03 * 255), stds
+    else:
+        assert np.all((stds > 0.3 * 0.03 * 255) & (stds < 1.05 * 0.03 * 255)), stds
+
+
+def test_crease_field_from_its_profile_table_matches_the_profile_at_every_pixel():
+    """crease_field spreads a 1-D profile table over the page with warpAffine: it must agree
+    with the profile evaluated at each pixel's signed distance from the line."""
+    lines = [{"angle_rad": 0.4, "offset_px": 120.0, "width_px": 1.3, "depth": 0.35, "highlight": 0.12,
+              "shade_step": 0.03},
+             {"angle_rad": 2.0, "offset_px": -40.0, "width_px": 3.0, "depth": 0.2, "highlight": 0.05,
+              "shade_step": -0.02}]
+    h, w = 180, 260
+    xs, ys = np.arange(w)[None, :], np.arange(h)[:, None]
+    expected = np.ones((h, w))
+    for c in lines:
+        d = (xs * np.cos(c["angle_rad"]) + ys * np.sin(c["angle_rad"]) - c["offset_px"]) / c["width_px"]
+        expected = expected * photo._crease_profile(d, c)
+    got = photo.crease_field((h, w), lines)
+    assert got.shape == (h, w) and np.abs(got - expected).max() < 2e-3
+    assert expected.min() < 0.75  # the valley is in the frame: the comparison has teeth

@@ -1,10 +1,11 @@
 """Stroke drawing: centred sub-pixel lines, NaN gaps, odd widths."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from render.draw import InkLayer, calibration_pulse_mm, finite_runs, thickness_px
+from render.draw import InkLayer, calibration_pulse_mm, finite_rows, finite_runs, thickness_px
 
 
 @pytest.mark.parametrize("y", [20.0, 20.25, 20.5, 20.8])
@@ -22,6 +23,8 @@ def test_stroke_is_centred_on_the_subpixel_line(y, width):
 def test_gaps_split_runs_and_widths_are_odd():
     pts = np.array([[0, 0], [1, 1], [np.nan, 2], [3, 3], [4, np.nan], [5, 5], [6, 6.0]])
     assert [len(r) for r in finite_runs(pts)] == [2, 1, 2]
+    odd = np.array([[0, 0], [np.inf, 1], [2, -np.inf], [np.nan, np.nan], [4, 4.0]])
+    assert finite_rows(odd).tolist() == np.isfinite(odd).all(axis=1).tolist() == [True, False, False, False, True]
     assert all(thickness_px(w, ppm) % 2 == 1 for w in (0.1, 0.3, 0.5) for ppm in (2.8, 7.9, 23.6))
     assert thickness_px(0.3, 200 / 25.4) == 3 and thickness_px(0.2, 72 / 25.4) == 1
 
@@ -30,3 +33,44 @@ def test_calibration_pulse_is_1_mv_by_200_ms():
     pulse = calibration_pulse_mm(30.0, 50.0, gain_mm_mv=10.0, speed_mm_s=25.0)
     assert pulse[:, 1].min() == 40.0 and pulse[:, 1].max() == 50.0
     assert pulse[3, 0] - pulse[2, 0] == pytest.approx(5.0)  # 0.2 s x 25 mm/s
+
+
+def _reference_blend(img: np.ndarray, cov: np.ndarray, rgb) -> np.ndarray:
+    a = cov.astype(np.float64)[..., None] / 255.0
+    return np.round(img * (1.0 - a) + np.asarray(rgb, np.float64) * a).astype(np.uint8)
+
+
+@pytest.mark.parametrize("rgb", [(0, 0, 0), (10, 20, 80)])
+def test_tiled_blend_equals_per_pixel_blend(rgb):
+    """Ink is blended per run of tiles that hold any: every inked pixel must be reached (the
+    rectangles cover all nonzero coverage, without overlap) and blended like a per-pixel blend."""
+    from render.draw import ink_rectangles
+
+    rng = np.random.default_rng(0)
+    h, w = 203, 331  # not multiples of the tile: the partial last band and column count too
+    layer = InkLayer((h, w), 3)
+    x = np.linspace(-5, w + 5, 800)
+    layer.add(np.stack([x, 100 + 60 * np.sin(x / 17.0)], axis=1))
+    layer.add(np.array([[w - 2.0, 0.0], [w - 2.0, h - 1.0]]))  # ink in the last partial tiles
+    img = rng.integers(120, 256, (h, w, 3), dtype=np.uint8)
+    cov = cv2.dilate(layer.coverage, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    expected = _reference_blend(img, cov, rgb)
+    layer.blend_into(img, rgb)
+    assert np.abs(img.astype(int) - expected).max() <= 1
+    covered = np.zeros((h, w), int)
+    for y0, y1, x0, x1 in ink_rectangles(cov):
+        covered[y0:y1, x0:x1] += 1
+    assert covered.max() == 1 and (covered[cov > 0] == 1).all()
+
+
+def test_stamped_text_is_not_widened_and_joins_the_one_blend():
+    layer = InkLayer((40, 60), 5)
+    patch = np.zeros((6, 8), np.uint8)
+    patch[2:4, 3:5] = 255
+    layer.stamp(patch, 50, -2)  # partly off the page: clipped, not an error
+    layer.stamp(patch, 10, 10)
+    img = np.full((40, 60, 3), 255, np.uint8)
+    layer.blend_into(img, (0, 0, 0))
+    dark = img[..., 0] < 255
+    assert dark[12:14, 13:15].all() and dark.sum() == 4 + 4  # exactly the patch pixels, both stamps
+    assert dark[0:2, 53:55].all()

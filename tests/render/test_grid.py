@@ -62,3 +62,23 @@ def test_minor_contrast_darkens_minor_lines_only():
     minor_x, major_x = int(round(3 * 8.0)), int(round(6 * 8.0))
     assert dark[100, minor_x].astype(int).sum() < plain[100, minor_x].astype(int).sum() - 30
     assert np.array_equal(dark[100, major_x], plain[100, major_x])
+
+
+@pytest.mark.parametrize("style", ["lines", "dots", "thermal"])
+@pytest.mark.parametrize("px_per_mm", [72 / 25.4, 121 / 25.4, 200 / 25.4])
+def test_page_built_from_distinct_rows_equals_every_pixel_composited(style, px_per_mm):
+    """grid_page composites only the distinct rows and gathers them: it must equal compositing
+    every pixel of the page (the two layers' levels -> colour LUT)."""
+    from render.grid import LEVELS, _colour_luts, _darker, grid_levels
+    from render.paper import GRID_COLORS
+
+    h, w, box_mm = 300, 420, (5.0, 9.0, 50.0, 35.0)
+    page, mask = grid_page.__wrapped__(h, w, px_per_mm, box_mm, "red", style, (252, 250, 246), 0.12, 2.5, 1.3)
+    minor, major = grid_levels(h, w, px_per_mm, tuple(v * px_per_mm for v in box_mm), style, 0.12)
+    minor_rgb, major_rgb = (_darker((252, 250, 246), c, k) for c, k in zip(GRID_COLORS["red"], (2.5, 1.3)))
+    luts = _colour_luts((252, 250, 246), minor_rgb, major_rgb)
+    index = minor * LEVELS + major
+    expected = np.stack([lut[index] for lut in luts], axis=2)
+    assert minor.shape == (h, w) and np.array_equal(page, expected)
+    assert np.array_equal(mask > 0, np.maximum(minor, major) > int(0.3 * (LEVELS - 1)))
+    assert len(np.unique(page.reshape(h, -1), axis=0)) < 60  # few distinct rows: the point of the gather
