@@ -11,10 +11,16 @@
    is (both steps share the conditions of the run); the FLOP table does not.
 
     .venv/bin/python benchmarks/signal_speed.py --threads 1
+    .venv/bin/python benchmarks/signal_speed.py --sizes large --batch 8 --precision bf16
+
+`--batch` replaces the per-size batch (at batch 2 a ViT-L step on CPU is bound by reading its
+weights, not by compute, which flatters the full-sequence step); `--precision bf16` runs both
+steps under CPU bf16 autocast (AMX), as `train.precision=fast` does.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import torch
@@ -59,7 +65,7 @@ def flop_table() -> None:
               f"{paper_step / full_step:14.2f}x")
 
 
-def seconds_per_step(model, step, repeats: int) -> tuple[float, float]:
+def seconds_per_step(model, step, repeats: int, precision: str = "fp32") -> tuple[float, float]:
     """Median wall seconds of (forward + backward, the whole optimiser step incl. AdamW) after a
     warm-up. AdamW's update costs the same per step whatever the batch, so at the small batches
     a CPU affords it weighs more than it would at a GPU's batch; both are reported."""
@@ -69,7 +75,10 @@ def seconds_per_step(model, step, repeats: int) -> tuple[float, float]:
     def one() -> tuple[float, float]:
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        step().backward()
+        with (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+              else contextlib.nullcontext()):
+            loss = step()
+        loss.float().backward()
         compute = time.perf_counter() - start
         optimizer.step()
         return compute, time.perf_counter() - start
@@ -79,21 +88,22 @@ def seconds_per_step(model, step, repeats: int) -> tuple[float, float]:
     return times[len(times) // 2]
 
 
-def wall_table(sizes: list[str], repeats: int) -> None:
-    print(f"\nWall clock, {torch.get_num_threads()} thread(s), median of {repeats} steps "
+def wall_table(sizes: list[str], repeats: int, batch: int | None = None, precision: str = "fp32") -> None:
+    print(f"\nWall clock, {torch.get_num_threads()} thread(s), {precision}, median of {repeats} steps "
           "(MAE: default decoder, 75% masking; full: classifier fine-tuning step):")
     print("size  | batch | MAE samples/s | full samples/s | MAE/full fwd+bwd | MAE/full step incl. AdamW")
     for size in sizes:
-        batch = WALL_BATCH[size]
+        batch_size = batch or WALL_BATCH[size]
         torch.manual_seed(0)
-        x = torch.randn(batch, 12, 5000)
-        target = torch.randint(0, 2, (batch, 1)).float()
+        x = torch.randn(batch_size, 12, 5000)
+        target = torch.randint(0, 2, (batch_size, 1)).float()
         mae = create_model(f"mae_ecg_vit_{size}_p250")
         classifier = create_model(f"ecg_vit_{size}_p250", num_classes=1)
-        mae_compute, mae_s = seconds_per_step(mae, lambda: mae(x)[0], repeats)
+        mae_compute, mae_s = seconds_per_step(mae, lambda: mae(x)[0], repeats, precision)
         full_compute, full_s = seconds_per_step(
-            classifier, lambda: F.binary_cross_entropy_with_logits(classifier(x), target), repeats)
-        print(f"{size:5s} | {batch:5d} | {batch / mae_s:13.2f} | {batch / full_s:14.2f} | "
+            classifier, lambda: F.binary_cross_entropy_with_logits(classifier(x).float(), target),
+            repeats, precision)
+        print(f"{size:5s} | {batch_size:5d} | {batch_size / mae_s:13.2f} | {batch_size / full_s:14.2f} | "
               f"{mae_compute / full_compute:15.2f}x | {mae_s / full_s:24.2f}x")
         del mae, classifier
 
@@ -103,12 +113,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", nargs="+", default=list(WALL_BATCH), choices=list(WALL_BATCH))
+    parser.add_argument("--batch", type=int, help="one batch for every size (default: per size)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--skip-wall", action="store_true")
+    parser.add_argument("--skip-flops", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    flop_table()
+    if not args.skip_flops:
+        flop_table()
     if not args.skip_wall:
-        wall_table(args.sizes, args.repeats)
+        wall_table(args.sizes, args.repeats, args.batch, args.precision)
 
 
 if __name__ == "__main__":

@@ -95,11 +95,17 @@ def loader_workers(cfg: ExperimentConfig, dataset) -> int:
 
 def predict_split(cfg: ExperimentConfig, model, cache, dataset, class_names: list[str],
                   meta: dict):
-    """Scores of `model` on an evaluation dataset as Predictions (ids, labels, sigmoid scores)."""
+    """Scores of `model` on an evaluation dataset as Predictions (ids, labels, sigmoid scores).
+
+    Scored in fp32 whatever `train.precision`: bf16 logits keep 8 bits and would tie scores."""
+    import torch
+
     from ecgimg.train import make_loader, predict
 
     loader = make_loader(dataset, cfg.data.eval_batch_size, shuffle=False, seed=cfg.seed,
                          num_workers=loader_workers(cfg, dataset))
+    if cfg.train.channels_last:  # the layout it trained in, and faster convolutions
+        model = model.to(memory_format=torch.channels_last)
     outputs = predict(model, loader, input_key=input_key(cfg))
     return predictions_from_outputs(outputs, cache, class_names, meta)
 
