@@ -38,6 +38,16 @@ def fixed_point_runs(points_px: np.ndarray) -> list[np.ndarray]:
     return [r if len(r) > 1 else np.repeat(r, 2, axis=0) for r in runs]
 
 
+def clip_box(box, hw) -> tuple[slice, slice, slice, slice] | None:
+    """(page rows, page cols, patch rows, patch cols) of the part of an [x0, y0, x1, y1] patch
+    box that lies inside an image of shape `hw`; None when none of it does."""
+    x0, y0, x1, y1 = box
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, hw[1]), min(y1, hw[0])
+    if cx0 >= cx1 or cy0 >= cy1:
+        return None
+    return slice(cy0, cy1), slice(cx0, cx1), slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0)
+
+
 TILE_PX = 32  # ink is blended per run of 32 x 32 tiles that hold any: ~14 % of a 3x4 page
 
 
@@ -100,13 +110,12 @@ class InkLayer:
         self.patches.append((alpha, int(x0), int(y0)))
 
     def _stamp_patches(self, cov: np.ndarray) -> None:
-        h, w = cov.shape
         for alpha, x0, y0 in self.patches:
-            cx0, cy0 = max(x0, 0), max(y0, 0)
-            cx1, cy1 = min(x0 + alpha.shape[1], w), min(y0 + alpha.shape[0], h)
-            if cx0 < cx1 and cy0 < cy1:
-                region = cov[cy0:cy1, cx0:cx1]
-                np.maximum(region, alpha[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0], out=region)
+            clip = clip_box((x0, y0, x0 + alpha.shape[1], y0 + alpha.shape[0]), cov.shape)
+            if clip is not None:
+                rows, cols, prow, pcol = clip
+                region = cov[rows, cols]
+                np.maximum(region, alpha[prow, pcol], out=region)
 
     def blend_into(self, image: np.ndarray, rgb: tuple[int, int, int]) -> None:
         cov = self.coverage
