@@ -173,7 +173,40 @@ def report_intro(cfg: ExperimentConfig, cache, stages: dict[str, tuple[str, Expe
                  _budget(name, kind_, c) for name, (kind_, c) in stages.items()) + "."]
     if reference:
         lines.append(f"**Reference: {reference}** — {cfg.demo.reference_reason}")
+    learned = [_pretraining_result(name, Path(c.out_dir) / name)
+               for name, (kind_, c) in stages.items() if kind_ == "pretrain"]
+    if any(learned):
+        lines.append("**Did pretraining learn?** " + " ".join(line for line in learned if line))
     return lines
+
+
+#: a best validation loss within this fraction of the learned-nothing loss counts as not learned
+NEAR_CHANCE = 0.03
+
+
+def _pretraining_result(name: str, run: Path) -> str | None:
+    """One sentence: the stage's best validation loss against an encoder that learned nothing."""
+    from ecgimg.experiments.pretrain import SUMMARY_FILE
+
+    path = run / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    s = json.loads(path.read_text())
+    if s.get("chance_loss") is None or s.get("best_value") is None:
+        return None
+    what = ("equal similarities to every view" if s["objective"] in ("bcl", "simclr")
+            else "predicting zero")
+    text = (f"{name}: best validation loss {s['best_value']:.3f} against {s['chance_loss']:.3f} "
+            f"for {what}")
+    if s.get("val_top1") is not None and s.get("chance_top1") is not None:
+        text += (f", same-identity top-1 retrieval {100 * s['val_top1']:.1f}% against "
+                 f"{100 * s['chance_top1']:.1f}% by chance")
+    if s["best_value"] >= (1 - NEAR_CHANCE) * s["chance_loss"]:
+        how = ("no better" if s["best_value"] >= s["chance_loss"]
+               else f"within {NEAR_CHANCE:.0%} of it")
+        return text + (f" — {how}, so it did not learn within its budget and the arm "
+                       "fine-tuned from it says nothing about the method.")
+    return text + "."
 
 
 def _split_counts(cache) -> str:

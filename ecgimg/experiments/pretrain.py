@@ -3,10 +3,14 @@
 MAE: a signal ViT reconstructs 75% masked 1×250 patches. BCL: an image CNN pulls together
 different ECGs of one patient rendered in different layouts. SimCLR: the same, with two renders of
 one ECG as the only positive. The encoder is exported to `<run>/encoder.safetensors` for
-`ecgimg finetune model.init=...`; MAE runs also write a reconstruction figure.
+`ecgimg finetune model.init=...`; MAE runs also write a reconstruction figure. Every run writes
+`<run>/pretrain_summary.json`: its best validation loss beside the loss of an encoder that learned
+nothing, so a report can say whether the pretraining learned within its budget.
 """
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -91,9 +95,50 @@ def run_pretrain(cfg: ExperimentConfig) -> Path:
                        metadata={"objective": cfg.pretrain.objective, "model": cfg.model.name})
     if cfg.pretrain.objective == "mae":
         mae_figure(model, cache, run)
+    summary = pretrain_summary(cfg, model, val_loader, result)
+    (run / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    chance = f" (chance {summary['chance_loss']:.4f})" if summary.get("chance_loss") else ""
     print(f"[pretrain {cfg.name}] {cfg.pretrain.objective}: best {cfg.train.monitor} "
-          f"{result.best_value:.4f} -> {run / ENCODER_FILE}", flush=True)
+          f"{result.best_value:.4f}{chance} -> {run / ENCODER_FILE}", flush=True)
     return run
+
+
+SUMMARY_FILE = "pretrain_summary.json"
+
+
+def pretrain_summary(cfg: ExperimentConfig, model, val_loader, result) -> dict:
+    """Best validation figures and what an encoder that learned nothing would score.
+
+    Contrastive (BCL/SimCLR): with equal similarities every other view of the batch is equally
+    likely, so the loss is log(views - 1) and top-1 retrieval (positives per anchor)/(views - 1).
+    MAE: predicting zero for every masked patch, i.e. the mean square of the targets on the
+    validation split (about 1 for z-scored leads). JEPA/BELL have no such reference (None).
+    """
+    best = next((r for r in reversed(result.history) if r.get("best")), {})
+    summary = {"objective": cfg.pretrain.objective, "monitor": cfg.train.monitor,
+               "best_value": result.best_value, "best_epoch": best.get("epoch"),
+               "val_top1": best.get("val_top1"), "chance_loss": None, "chance_top1": None}
+    if cfg.pretrain.objective in ("bcl", "simclr"):
+        views = cfg.image.patients_per_batch * cfg.image.views_per_patient
+        summary["chance_loss"] = math.log(views - 1)
+        summary["chance_top1"] = (cfg.image.views_per_patient - 1) / (views - 1)
+    elif cfg.pretrain.objective == "mae" and val_loader is not None:
+        summary["chance_loss"] = zero_prediction_mse(model, val_loader)
+    return summary
+
+
+def zero_prediction_mse(mae, loader) -> float:
+    """Masked-patch MSE of predicting zero everywhere: the mean square of the MAE's targets."""
+    import torch
+
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in loader:
+            signal = batch["signal"].float().to(next(mae.parameters()).device)
+            target = mae.patch_targets(mae.encoder.normalize(signal))
+            total += float((target ** 2).mean(dim=-1).sum())
+            count += target.shape[0] * target.shape[1]
+    return total / max(count, 1)
 
 
 def mae_figure(model, cache, run: Path) -> Path:

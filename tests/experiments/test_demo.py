@@ -55,6 +55,36 @@ def test_demo_writes_the_report_with_every_arm(demo_root):
     assert "![Rendered training images" in text and "![MAE reconstruction" in text
 
 
+def test_pretraining_is_scored_against_an_encoder_that_learned_nothing(demo_root):
+    import math
+
+    bcl = json.loads((demo_root / "pretrain_bcl" / "pretrain_summary.json").read_text())
+    views = 4 * 2  # image.patients_per_batch x views_per_patient in MINI
+    assert bcl["chance_loss"] == pytest.approx(math.log(views - 1))
+    assert bcl["chance_top1"] == pytest.approx(1 / (views - 1))
+    mae = json.loads((demo_root / "pretrain_mae" / "pretrain_summary.json").read_text())
+    assert 0.8 < mae["chance_loss"] < 1.2  # z-scored leads: predicting zero scores about 1
+    text = (demo_root / "report" / "report.md").read_text()
+    assert "**Did pretraining learn?**" in text and "pretrain_bcl: best validation loss" in text
+    # two steps teach the MAE nothing: the report must say so rather than credit it
+    line = next(l for l in text.splitlines() if "**Did pretraining learn?**" in l)
+    mae_sentence = line.split("pretrain_mae:")[1].split("pretrain_")[0]
+    assert mae["best_value"] > 0.97 * mae["chance_loss"] and "did not learn" in mae_sentence
+
+
+def test_the_report_says_when_a_pretraining_learned(tmp_path):
+    from ecgimg.experiments.demo import _pretraining_result
+
+    def sentence(best, chance=3.0):
+        (tmp_path / "pretrain_summary.json").write_text(json.dumps(
+            {"objective": "bcl", "best_value": best, "chance_loss": chance,
+             "val_top1": 0.3, "chance_top1": 0.05}))
+        return _pretraining_result("pretrain_bcl", tmp_path)
+
+    assert "did not learn" in sentence(2.95) and "30.0%" in sentence(2.95)
+    assert "did not learn" not in sentence(2.5)
+
+
 def test_every_stage_saves_config_record_and_predictions(demo_root):
     for stage in ["pretrain_mae", "pretrain_bcl", "pretrain_simclr", *ARMS]:
         run = demo_root / stage
