@@ -102,7 +102,11 @@ def _exposure(c: CameraSpec, rng: np.random.Generator) -> dict[str, Any]:
     gains = np.asarray(_CASTS[family][0]) * (1.0 + rng.normal(0.0, c.cast, 3))
     gains = gains / gains.max() * _u(rng, c.paper_level)
     black = _u(rng, c.black_lift) * 255.0 * np.asarray(_CASTS[family][0])
-    return {"op": "exposure", "cast": family, "gain_rgb": gains.tolist(), "black_rgb": black.tolist()}
+    step = {"op": "exposure", "cast": family, "gain_rgb": gains.tolist(), "black_rgb": black.tolist()}
+    k = _u(rng, c.desaturate) if c.desaturate[1] > 0 else 0.0
+    if k > 0:
+        step["desaturate"] = k
+    return step
 
 
 def plan_camera(c: CameraSpec, rng: np.random.Generator, hw: tuple[int, int], px_per_mm: float,
