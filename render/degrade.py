@@ -136,7 +136,7 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
         op = step["op"]
         if op == "resize":
             to_hw = tuple(step["to_hw"])
-            image, matrix = geo.resize_image(image, to_hw)
+            image, matrix = geo.resize_image(image, to_hw, linear=step.get("interp") == "linear")
             masks = {k: geo.binarise_mask(geo.resize_image(m, to_hw)[0]) for k, m in masks.items()}
             flat = geo.apply_homography_to_points(matrix, flat)
         elif op == "geometry":
