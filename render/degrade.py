@@ -114,6 +114,8 @@ def apply_degradations(image: np.ndarray, points: dict[str, np.ndarray],
             x0, y0, x1, y1 = framing["box_page_px"]
             final_px_per_mm = page_px_per_mm * float(np.sqrt(final_hw[0] * final_hw[1] / ((x1 - x0) * (y1 - y0))))
         record += plan_camera(spec.camera, rng, final_hw, final_px_per_mm, fixed_size=out_hw is not None)
+    if framing is not None and "pad" in framing:  # last: the padding stays flat white
+        record.append({"op": "pad", **framing["pad"], "fill_rgb": [255, 255, 255]})
     return replay_degradations(image, points, masks, record)
 
 
@@ -134,7 +136,7 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
         op = step["op"]
         if op == "resize":
             to_hw = tuple(step["to_hw"])
-            image, matrix = geo.resize_image(image, to_hw)
+            image, matrix = geo.resize_image(image, to_hw, linear=step.get("interp") == "linear")
             masks = {k: geo.binarise_mask(geo.resize_image(m, to_hw)[0]) for k, m in masks.items()}
             flat = geo.apply_homography_to_points(matrix, flat)
         elif op == "geometry":
@@ -145,6 +147,8 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
             image, masks = geo.warp(image, masks, matrix, curl, tuple(step["border_rgb"]), out_hw)
             flat, residual = geo.map_points(flat, hw, matrix, curl)
             step = {**step, "curl_inverse_residual_px": residual}
+        elif op == "pad":
+            image, masks, flat = _pad(image, masks, flat, step)
         elif op in photo.STEPS:
             image = photo.STEPS[op](image, step)
         else:
@@ -158,6 +162,23 @@ def replay_degradations(image: np.ndarray, points: dict[str, np.ndarray],
     masks = {k: m.copy() if m is given_masks.get(k) else m for k, m in masks.items()}
     return Degraded(image=image, points=pts, visible=visible, masks=masks,
                     record=_jsonable(out_record))
+
+
+def _pad(image, masks, flat, step):
+    """The image placed at ``offset_yx`` in a ``to_hw`` canvas of ``fill_rgb`` (masks: 0)."""
+    (th, tw), (oy, ox) = step["to_hw"], step["offset_yx"]
+    h, w = image.shape[:2]
+    if oy < 0 or ox < 0 or oy + h > th or ox + w > tw:
+        raise ValueError(f"replay_degradations: pad {step} does not fit a {h}x{w} image")
+    canvas = np.empty((th, tw, 3), np.uint8)
+    canvas[:] = np.asarray(step.get("fill_rgb", (255, 255, 255)), np.uint8)
+    canvas[oy:oy + h, ox:ox + w] = image
+    padded = {}
+    for k, m in masks.items():
+        pm = np.zeros((th, tw), np.uint8)
+        pm[oy:oy + h, ox:ox + w] = m
+        padded[k] = pm
+    return canvas, padded, flat + np.array([ox, oy], np.float64)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -49,20 +49,21 @@ def resize_plan(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> tuple[int, 
     return halvings, matrix
 
 
-def resize_image(image: np.ndarray, dst_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def resize_image(image: np.ndarray, dst_hw: tuple[int, int], linear: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Resize to (H, W) and return the 3x3 matrix mapping source to destination pixel coords.
 
     Shrinking halves with ``cv2.pyrDown`` (Gaussian 5x5 then decimate: pixel 2i -> i, a pure
     scale) while the page is still more than twice too large, then area-averages the rest:
     thin traces never alias away, and a 200-DPI letter page reaches 512 px in ~3.5 ms instead
-    of ~7.5 ms for one INTER_AREA pass. Growing uses bilinear interpolation.
+    of ~7.5 ms for one INTER_AREA pass. Growing uses bilinear interpolation. ``linear``: the
+    last pass is bilinear when shrinking too (an upload/viewer resample: sharper than area).
     """
     halvings, matrix = resize_plan(image.shape[:2], dst_hw)
     for _ in range(halvings):
         image = cv2.pyrDown(image)
     h, w = image.shape[:2]
     if (h, w) != tuple(dst_hw):
-        interp = cv2.INTER_AREA if dst_hw[0] * dst_hw[1] < h * w else cv2.INTER_LINEAR
+        interp = cv2.INTER_LINEAR if linear or dst_hw[0] * dst_hw[1] >= h * w else cv2.INTER_AREA
         image = cv2.resize(image, (dst_hw[1], dst_hw[0]), interpolation=interp)
     return image, matrix
 

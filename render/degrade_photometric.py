@@ -248,12 +248,24 @@ def noise(image: np.ndarray, p: dict) -> np.ndarray:
     return cv2.addWeighted(image, 1.0, field, p["std"] * 255.0 / _NOISE_UNIT, 0.0, dtype=cv2.CV_8U)
 
 
+_LUMA_RGB = np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def exposure(image: np.ndarray, p: dict) -> np.ndarray:
     """Camera exposure and white balance: out = black + in * gain * (1 - black / 255) per
-    channel (paper lands at gain * 255, ink at the flare-lifted black), as one lookup table."""
+    channel (paper lands at gain * 255, ink at the flare-lifted black), as one lookup table.
+    ``desaturate`` k > 0: then every colour is pulled toward its luma by k (scanner and phone
+    colour processing washes out faint print colours and casts), the whole step as one 3x4
+    colour matrix (cv2.transform)."""
+    gain = np.asarray(p["gain_rgb"], np.float32)
+    black = np.asarray(p["black_rgb"], np.float32)
+    k = float(p.get("desaturate", 0.0))
+    if k > 0.0:
+        mix = (1.0 - k) * np.eye(3, dtype=np.float32) + k * np.outer(np.ones(3, np.float32), _LUMA_RGB)
+        matrix = np.hstack([mix * (gain * (1.0 - black / 255.0))[None, :], (mix @ black)[:, None]])
+        return cv2.transform(image, matrix.astype(np.float32))  # saturating uint8, rounded
     ramp = np.arange(256, dtype=np.float32)[:, None]
-    gain = np.asarray(p["gain_rgb"], np.float32)[None, :]
-    black = np.asarray(p["black_rgb"], np.float32)[None, :]
+    gain, black = gain[None, :], black[None, :]
     lut = np.clip(black + ramp * gain * (1.0 - black / 255.0) + 0.5, 0, 255).astype(np.uint8)
     return cv2.LUT(image, lut.reshape(256, 1, 3))
 

@@ -32,6 +32,13 @@ def thickness_px(width_mm: float, px_per_mm: float) -> int:
     return 2 * int(width_mm * px_per_mm / 2 + 0.15) + 1
 
 
+def stroke_opacity(width_mm: float, px_per_mm: float) -> float:
+    """Opacity of the `thickness_px` stroke: 1, except that a line under 1 px wide (a trace at a
+    training-size DPI: 0.2-0.45 mm at 72 DPI is 0.57-1.27 px) drawn 1 px wide keeps its true
+    ink. Full opacity there made traces ~1.3x darker than a 200-DPI page shrunk to 256 px."""
+    return float(min(1.0, width_mm * px_per_mm)) if thickness_px(width_mm, px_per_mm) == 1 else 1.0
+
+
 def fixed_point_runs(points_px: np.ndarray) -> list[np.ndarray]:
     """cv2 fixed-point int32 runs of a polyline (NaN gaps split it; a lone point becomes a dot)."""
     runs = [np.round(r * _SCALE).astype(np.int32) for r in finite_runs(points_px) if len(r)]
@@ -91,10 +98,13 @@ class InkLayer:
     once into the page, tile run by tile run.
     """
 
-    def __init__(self, hw: tuple[int, int], thickness: int):
+    def __init__(self, hw: tuple[int, int], thickness: int, stroke_opacity: float = 1.0):
+        """``stroke_opacity`` < 1 fades the strokes (not the stamped text): a 1-px stroke for a
+        line whose true width is under 1 px carries that width's ink (see `stroke_opacity`)."""
         self.coverage = np.zeros(hw, np.uint8)
         self.patches: list[tuple[np.ndarray, int, int]] = []
         self.thickness = int(thickness)
+        self.stroke_opacity = float(stroke_opacity)
 
     def add(self, points_px: np.ndarray, mask: np.ndarray | None = None) -> None:
         runs = fixed_point_runs(points_px)
@@ -122,7 +132,9 @@ class InkLayer:
         if self.thickness > 1:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.thickness, self.thickness))
             cov = cv2.dilate(cov, kernel)
-        elif self.patches:
+        if self.stroke_opacity < 1.0:
+            cov = cv2.convertScaleAbs(cov, alpha=self.stroke_opacity)  # a new array: rounded, saturating
+        elif self.patches and self.thickness == 1:
             cov = cov.copy()  # add() may be called again after blending
         self._stamp_patches(cov)
         for y0, y1, x0, x1 in ink_rectangles(cov):

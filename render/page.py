@@ -149,7 +149,8 @@ def render(signal, fs, leads, layout="3x4+1R", style=None, degrade=None, seed: i
         mask_dict = {"grid": grid_mask.copy()}
         text_mask = np.zeros((page_h_px, page_w_px), np.uint8)
     trace_px = draw.thickness_px(style_spec.trace_width_mm, px_per_mm)
-    ink_layer = draw.InkLayer((page_h_px, page_w_px), trace_px)
+    ink_layer = draw.InkLayer((page_h_px, page_w_px), trace_px,
+                              draw.stroke_opacity(style_spec.trace_width_mm, px_per_mm))
     ink = style_spec.trace_rgb
     label_px = int(round(style_spec.label_size_mm * px_per_mm))
     panels = place_panels(layout_spec, area)

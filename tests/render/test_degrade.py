@@ -315,12 +315,21 @@ def test_tight_framing_cuts_to_the_content_box_and_keeps_scale():
     assert out.image.shape[:2] == (round(box[3] - box[1]), round(box[2] - box[0]))
     np.testing.assert_allclose(out.points["box"], [[-0.5, -0.5], [out.image.shape[1] - 0.5, out.image.shape[0] - 0.5]],
                                atol=1e-6)
-    # with a fixed out_size the frame widens to that aspect and stays isotropic
+    # with a fixed out_size the tight frame keeps its own aspect, stays isotropic, fills the
+    # output's height and is padded with flat white left and right (a letterboxed scan)
     out = apply_degradations(image, {"box": box.reshape(2, 2)}, None, spec, np.random.default_rng(0),
                              out_size=(100, 200), content_box_px=CONTENT_BOX)
     (x0, y0), (x1, y1) = out.points["box"]
     assert out.image.shape[:2] == (100, 200)
     assert abs((x1 - x0) / (box[2] - box[0]) - (y1 - y0) / (box[3] - box[1])) < 1e-6
+    assert y0 == pytest.approx(-0.5, abs=0.1) and y1 == pytest.approx(99.5, abs=0.1)
+    assert (x0 + x1) / 2 == pytest.approx(99.5, abs=0.6) and x1 - x0 < 130
+    assert out.image[:, :int(x0) - 1].min() == 255 and out.image[:, int(np.ceil(x1)) + 1:].min() == 255
+    assert out.record[-1]["op"] == "pad"
+    # a whole-page frame still widens to the output aspect (no padding)
+    out = apply_degradations(image, {"box": box.reshape(2, 2)}, None, DegradeSpec(framing=FramingSpec("page", (0.0, 0.0))),
+                             np.random.default_rng(0), out_size=(100, 200), content_box_px=CONTENT_BOX)
+    assert out.image.shape[:2] == (100, 200) and "pad" not in [s["op"] for s in out.record]
 
 
 def test_camera_finer_than_the_training_size_keeps_only_what_survives_downsampling():
@@ -331,4 +340,5 @@ def test_camera_finer_than_the_training_size_keeps_only_what_survives_downsampli
     ops = [s["op"] for s in out.record]
     assert "jpeg" not in ops and ops.count("resize") == 1  # only the out_size resize
     noise = next(s for s in out.record if s["op"] == "noise")
-    assert noise["std"] == pytest.approx(0.02)  # texture that survives the loader's downsampling
+    # the texture that survives the loader's 4x downsampling: std / ratio**0.3, not / ratio
+    assert noise["std"] == pytest.approx(0.02 * 4.0 ** -0.3)

@@ -87,6 +87,24 @@ def test_exposure_sets_paper_and_black_levels():
     assert out[1, 1].tolist() == [30, 25, 20]
 
 
+def test_exposure_desaturate_pulls_colours_toward_grey_and_keeps_levels():
+    image = page()
+    image[0, 0] = 255
+    image[1, 1] = 0
+    image[2, 2] = (232, 122, 122)  # a red 5 mm grid line
+    p = {"gain_rgb": [0.85, 0.8, 0.75], "black_rgb": [30.0, 25.0, 20.0]}
+    plain = photo.exposure(image, p).astype(int)
+    assert np.abs(photo.exposure(image, {**p, "desaturate": 1e-6}).astype(int) - plain).max() <= 1
+    half = photo.exposure(image, {**p, "desaturate": 0.5}).astype(int)
+    grey = photo.exposure(image, {**p, "desaturate": 1.0}).astype(int)
+    assert np.ptp(grey[2, 2]) <= 1 and np.ptp(grey[0, 0]) <= 1  # no colour left
+    spread = lambda px: int(np.ptp(px))
+    assert abs(spread(half[2, 2]) - spread(plain[2, 2]) / 2) <= 1.5
+    luma = lambda px: float(px @ [0.299, 0.587, 0.114])
+    for yx in ((0, 0), (1, 1), (2, 2)):  # brightness is kept
+        assert abs(luma(half[yx]) - luma(plain[yx])) < 1.5 and abs(luma(grey[yx]) - luma(plain[yx])) < 1.5
+
+
 def test_sharpen_raises_edge_contrast_and_keeps_flat_areas():
     image = page()
     out = photo.sharpen(image, {"amount": 1.0, "sigma_px": 1.0})

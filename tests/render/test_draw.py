@@ -74,3 +74,21 @@ def test_stamped_text_is_not_widened_and_joins_the_one_blend():
     dark = img[..., 0] < 255
     assert dark[12:14, 13:15].all() and dark.sum() == 4 + 4  # exactly the patch pixels, both stamps
     assert dark[0:2, 53:55].all()
+
+
+def test_training_size_strokes_and_grid_keep_the_ink_of_a_full_page_shrunk():
+    """A page drawn at a training size (72 DPI) is as dark as a 200-DPI page area-shrunk to that
+    size: sub-pixel traces and grid lines keep their true ink instead of a full-darkness pixel."""
+    import render
+    from render.draw import stroke_opacity, thickness_px
+    assert thickness_px(0.3, 72 / 25.4) == 1 and stroke_opacity(0.3, 72 / 25.4) == pytest.approx(0.3 * 72 / 25.4)
+    assert stroke_opacity(0.3, 200 / 25.4) == 1.0
+    t = np.arange(5000) / 500.0
+    sig = np.stack([np.sin(2 * np.pi * 1.2 * t) * 0.8 for _ in range(12)]).astype(np.float32)
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    small = render.render(sig, 500.0, leads, layout="3x4+1R", style="classic", seed=0, out_size=(181, 256),
+                          trace_points=False).image
+    big = render.render(sig, 500.0, leads, layout="3x4+1R", style="classic", seed=0, trace_points=False).image
+    big = cv2.resize(big, (256, 181), interpolation=cv2.INTER_AREA)
+    darkness = lambda im: 255.0 - cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).mean()  # noqa: E731
+    assert darkness(small) == pytest.approx(darkness(big), rel=0.15)
