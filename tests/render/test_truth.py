@@ -46,8 +46,10 @@ def geometric_only(name: str):
                                framing=p.framing, ripple=p.ripple, background=p.background)
 
 
+# ("scan", 384): a tight ~2:1 frame letterboxed into a square, i.e. through the final "pad" step
 @pytest.mark.parametrize("preset, out_size", [("scan", None), ("photo", None), ("phone-bad", None),
-                                              ("phone-bad", 512), ("photo-page", None), ("photo", 512)])
+                                              ("phone-bad", 512), ("photo-page", None), ("photo", 512),
+                                              ("scan", 384)])
 def test_points_follow_geometric_degradations(ptbxl_records, preset, out_size):
     sig, fs, leads = ptbxl_records[2]
     r = render.render(sig, fs, leads, style=PaperStyle(dpi=150), degrade=geometric_only(preset), seed=5,
