@@ -107,8 +107,8 @@ def _env() -> dict:
 
 
 # (statistic, tolerance): medians of a small cohort must sit near PTB-XL's (ptbxl_fit.TARGETS)
-TOLERANCES = {"hr_bpm": 9.0, "qrs_ms": 12.0, "pr_ms": 25.0, "qt_ms": 35.0, "qtc_ms": 30.0,
-              "axis_deg": 25.0, "rr_cv": 0.025}
+TOLERANCES = {"hr_bpm": 9.0, "qrs_ms": 12.0, "p_ms": 8.0, "pr_ms": 15.0, "qt_ms": 35.0,
+              "qtc_ms": 30.0, "axis_deg": 25.0, "rr_cv": 0.025}
 
 
 def test_statistics_match_the_ptbxl_targets(arrays):
@@ -128,6 +128,23 @@ def test_statistics_match_the_ptbxl_targets(arrays):
             if abs(got - targets[f"{band}_{lead}"][0]) > 0.4:
                 misses.append((f"{band}_{lead}", round(got, 3), targets[f"{band}_{lead}"][0]))
     assert not misses, misses
+
+
+def test_p_amplitude_and_st_spread_like_ptbxl(arrays):
+    """P as tall as PTB-XL's (a P ~10% small let leftover baseline widen the measured P), and ST
+    at J+40 ms no more spread out than PTB-XL's in any lead (the non-dipolar chest template at
+    a per-patient weight sd of 2.3 made it 2.4x in the worst lead)."""
+    _, _, features = arrays
+    targets = ptbxl_fit.TARGETS
+    for lead in ("II", "aVR", "V1"):
+        got = np.nanmedian(column(features, f"p_{lead}"))
+        assert abs(got / targets[f"p_{lead}"][0] - 1.0) <= 0.08, (lead, got, targets[f"p_{lead}"])
+    ratio = {}
+    for lead in STANDARD_LEADS:
+        q25, q75 = np.nanpercentile(column(features, f"st_{lead}"), (25, 75))
+        _, t25, t75 = targets[f"st_{lead}"]
+        ratio[lead] = round(float((q75 - q25) / (t75 - t25)), 2)
+    assert all(0.5 <= r <= 1.75 for r in ratio.values()), ratio
 
 
 def test_high_frequency_and_mains_match_ptbxl_in_every_lead(arrays):

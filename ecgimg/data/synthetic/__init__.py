@@ -50,7 +50,7 @@ LABEL_DESCRIPTIONS = {
 }
 
 #: Bump when the generator's output changes, so caches built by an older one are not reused.
-COHORT_VERSION = 3
+COHORT_VERSION = 4
 _BASE_DATE = datetime(2015, 1, 1)
 
 
@@ -120,13 +120,18 @@ def _one_ecg(patient: Patient, theta: np.ndarray, rng: np.random.Generator, fs: 
 @lru_cache(maxsize=4)
 def _nondipolar_template(fs: float, with_p: bool) -> np.ndarray:
     """`ptbxl_fit.NONDIPOLAR_CHEST` resampled from 250 Hz to `fs`, without its P part (before
-    -70 ms) unless `with_p`; (6, L)."""
+    -70 ms) unless `with_p`, tapered to zero between 0.37 and 0.45 s after the fiducial; (6, L).
+
+    The taper: the template's tail (0.45-0.6 s, the mean misfit of late T and U) otherwise fell
+    into the next beat's P window at rates above ~80 bpm and raised the baseline P is measured
+    against."""
     source = fit.NONDIPOLAR_CHEST
     t_src = np.arange(source.shape[1]) / 250.0
     t_dst = np.arange(int(round(t_src[-1] * fs)) + 1) / fs
     template = np.stack([np.interp(t_dst, t_src, row) for row in source])
     if not with_p:
         template *= np.clip((t_dst - PRE_S + 0.07) / 0.03, 0.0, 1.0)[None, :]
+    template *= 0.5 * (1.0 + np.cos(np.pi * np.clip((t_dst - PRE_S - 0.37) / 0.08, 0.0, 1.0)))
     return template
 
 

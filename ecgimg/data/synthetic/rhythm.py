@@ -1,7 +1,8 @@
 """Beat times: sinus rhythm with respiratory sinus arrhythmia, premature beats, or AF.
 
-Sinus RR intervals follow the breath (a sinusoid at 0.15-0.35 Hz carries 60% of the RR variance)
-plus AR(1) noise, scaled to the record's RR coefficient of variation (PTB-XL-fitted, part of
+Sinus RR intervals follow the breath (a sinusoid at 0.15-0.35 Hz carries half the RR variance)
+plus smooth AR(1) noise (rho 0.8: PTB-XL's RMSSD is about RR CV x RR, successive RRs change
+little), scaled to the record's RR coefficient of variation (PTB-XL-fitted, part of
 theta). Premature beats: a PVC (no P, compensatory pause) or a PAC (early P, reset) at a coupling
 of 55-80% of the RR. AF: independent RR intervals, log-normal with PTB-XL's AFIB variability.
 """
@@ -31,7 +32,7 @@ def sinus_beats(rng: np.random.Generator, rr_s: float, rr_cv: float, duration_s:
     n = int(duration_s / rr_s) + 6
     resp_hz = rng.uniform(0.15, 0.35)
     resp_phase0 = rng.uniform(0, 2 * np.pi)
-    rho = 0.5
+    rho, breath_share = 0.8, 0.5
     ar = np.zeros(n)
     shocks = rng.standard_normal(n) * np.sqrt(1 - rho ** 2)
     ar[0] = rng.standard_normal()
@@ -39,8 +40,8 @@ def sinus_beats(rng: np.random.Generator, rr_s: float, rr_cv: float, duration_s:
         ar[k] = rho * ar[k - 1] + shocks[k]
     # iterate once: the phase of breathing at each beat needs the beat times
     times = np.cumsum(np.full(n, rr_s))
-    rsa = np.sqrt(2 * 0.6) * np.sin(2 * np.pi * resp_hz * times + resp_phase0)
-    rr = rr_s * np.clip(1.0 + rr_cv * (rsa + np.sqrt(0.4) * ar), 0.6, 1.6)
+    rsa = np.sqrt(2 * breath_share) * np.sin(2 * np.pi * resp_hz * times + resp_phase0)
+    rr = rr_s * np.clip(1.0 + rr_cv * (rsa + np.sqrt(1 - breath_share) * ar), 0.6, 1.6)
     kind = np.zeros(n, dtype=np.int64)
     if n_premature:
         slots = rng.choice(np.arange(3, n - 3), size=min(n_premature, n - 6), replace=False)
