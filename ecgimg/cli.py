@@ -28,8 +28,8 @@ EXPERIMENT_COMMANDS = {
                  "test predictions", None),
     "evaluate": ("score a trained model (model.init=CHECKPOINT) on a split and save its predictions",
                  None),
-    "demo": ("the whole story on the embedded synthetic cohort (or data=ptbxl:PATH), ~12 min on "
-             "2 cores: gallery, MAE, BCL, SimCLR, fine-tuning at two label fractions, report",
+    "demo": ("the whole story on the embedded synthetic cohort (or data=ptbxl:PATH), 12-18 min "
+             "on 2 cores: gallery, MAE, BCL, SimCLR, fine-tuning at two label fractions, report",
              "demo"),
 }
 
