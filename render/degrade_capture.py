@@ -3,8 +3,9 @@
 Framing decides the output frame before anything is resampled: a tight crop of the lead grid or
 the whole sheet filling the frame. With a fixed ``out_size`` a whole-sheet frame is widened to
 that aspect ratio, while a tight frame keeps its own and is padded with white inside the output
-at the very end (a letterboxed scan); px per mm stays isotropic either way, and the page is first resized so the frame is already at output
-resolution: the warp then resamples at ~1:1 and thin traces never alias.
+at the very end (a letterboxed scan); px per mm stays isotropic either way. The page is first
+resized so the frame is already at output resolution: the warp then resamples at ~1:1 and thin
+traces never alias.
 
 The camera model runs after the page geometry, at the capture resolution: real scans measure a
 median 4.35 px/mm, so whole pages are resampled to a drawn capture scale; exposure and white
