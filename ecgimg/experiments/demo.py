@@ -236,7 +236,9 @@ def run_demo(cfg: ExperimentConfig) -> Path:
         cfg = _with(cfg, data={"task": DEFAULT_REAL_TASK})
     root = run_dir(cfg)
     # every stage shares one cache (built once here) and writes below the demo's run directory
-    cfg = _with(cfg, data={"cache_dir": str(sources.cache_dir_for(cfg))})
+    # (an absolute path, so that `ecgimg pretrain|finetune -c <stage>/config.yaml` run from any
+    # directory finds this cache instead of silently building a second one)
+    cfg = _with(cfg, data={"cache_dir": str(sources.cache_dir_for(cfg).resolve())})
     start_run(cfg, "demo")
     stages = stage_configs(cfg, root)
     if not stages:
