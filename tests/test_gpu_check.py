@@ -20,7 +20,8 @@ def test_dry_run_completes_every_check(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = proc.stdout.split("\ncheck")[-1]
     for row in ("MAE mae_ecg_vit_tiny_p250 b2 eager", "torch.compile(eager)", "model only", "on the fly",
-                "shards: write", "from shards", "exact resume", "torchrun DDP launch"):
+                "shards: write", "from shards", "exact resume", "torchrun DDP launch",
+                "MAE step / full-sequence fine-tuning step"):
         assert row in table, proc.stdout
     assert "FAILED" not in table and "skipped" not in table, proc.stdout
     assert "exact (4 steps" in table and "gloo x2" in table and "identical on all ranks" in table
