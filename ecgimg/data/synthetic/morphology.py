@@ -56,9 +56,14 @@ QRS_WAVES = ~(T_WAVES | P_WAVES)
 P_GAIN = 1.15
 
 
+def gaussian_pulse(t_s: np.ndarray, centres_s: np.ndarray, widths_s: np.ndarray) -> np.ndarray:
+    """Gaussians of unit height (broadcasting); the fit's basis and the QRS waves' shape."""
+    return np.exp(-0.5 * ((t_s - centres_s) / widths_s) ** 2)
+
+
 def beat_basis(t_s: np.ndarray, centres_s: np.ndarray, widths_s: np.ndarray) -> np.ndarray:
     """(len(t), W) Gaussians of unit height, one column per wave."""
-    return np.exp(-0.5 * ((t_s[:, None] - centres_s[None, :]) / widths_s[None, :]) ** 2)
+    return gaussian_pulse(t_s[:, None], centres_s[None, :], widths_s[None, :])
 
 
 #: Half-width of a raised-cosine P or T pulse in units of the fitted Gaussian sd: 2.5 sd gives
@@ -136,25 +141,25 @@ def heart_vector(theta: np.ndarray, beats, fs: float, n_samples: int, rng: np.ra
             chest_p[rows] = ectopic_waves[f"{name}_chest_p"][None]
     atrial_v = np.concatenate([v[:, P_WAVES], chest_p], axis=2)           # (B, 2, 9)
     # P and T are raised cosines (compact support), QRS waves and notches Gaussians
-    groups = [(c[:, P_WAVES], w[:, P_WAVES], atrial_v * P_GAIN, (-0.5, 0.02), True, True),
-              (c[:, QRS_WAVES], w[:, QRS_WAVES], v[:, QRS_WAVES], (-0.16, 0.24), False, False),
-              (c[:, T_WAVES], w[:, T_WAVES], v[:, T_WAVES], (-0.05, 0.85), False, True)]
+    groups = [(c[:, P_WAVES], w[:, P_WAVES], atrial_v * P_GAIN, (-0.5, 0.02), True, cosine_pulse),
+              (c[:, QRS_WAVES], w[:, QRS_WAVES], v[:, QRS_WAVES], (-0.16, 0.24), False, gaussian_pulse),
+              (c[:, T_WAVES], w[:, T_WAVES], v[:, T_WAVES], (-0.05, 0.85), False, cosine_pulse)]
     if notches is not None and len(notches[0]):
         sinus = (beats.kind != PVC)[:, None, None]
         groups.append((np.repeat(notches[0][None], n_beats, 0),
                        np.repeat(notches[1][None], n_beats, 0),
-                       np.repeat(notches[2][None], n_beats, 0) * sinus, (-0.1, 0.15), False, False))
+                       np.repeat(notches[2][None], n_beats, 0) * sinus, (-0.1, 0.15), False,
+                       gaussian_pulse))
     pre, post = int(0.5 * fs), int(0.85 * fs)
     start = np.round(beats.r_s * fs).astype(np.int64) - pre
     t_local = (np.arange(pre + post) - pre) / fs                          # (L,) s from fiducial
     shift = (start + pre) / fs - beats.r_s                               # rounding, (B,)
     per_beat = np.zeros((2, n_beats, pre + post, 9))                      # atrial, ventricular
     # each wave group is evaluated only in its own window (about 3x fewer exponentials)
-    for gc, gw, gv, (lo_s, hi_s), atrial, cosine in groups:
+    for gc, gw, gv, (lo_s, hi_s), atrial, pulse in groups:
         a, b = pre + int(lo_s * fs), pre + int(hi_s * fs)
         t = t_local[a:b][None, :, None] + shift[:, None, None]
-        pulses = (cosine_pulse(t, gc[:, None, :], gw[:, None, :]) if cosine else
-                  np.exp(-0.5 * ((t - gc[:, None, :]) / gw[:, None, :]) ** 2))
+        pulses = pulse(t, gc[:, None, :], gw[:, None, :])
         per_beat[0 if atrial else 1, :, a:b, :gv.shape[2]] += np.matmul(pulses, gv)
     offset = pre + post
     out = np.zeros((2, 9, n_samples + 2 * offset))
