@@ -64,6 +64,12 @@ def mae_rate(cfg: dict, device: torch.device, precision: str, compile_backend: s
         opt.zero_grad(set_to_none=True)
 
     reset_peak(device)
+    rate, warm = steps_per_s(step, cfg, device)
+    return rate, warm, peak_gib(device)
+
+
+def steps_per_s(step, cfg: dict, device: torch.device) -> tuple[float, float]:
+    """(samples/s of `cfg["mae_steps"]` calls of `step` after 2 warm-up calls, warm-up seconds)."""
     t0 = time.perf_counter()
     for _ in range(2):  # warm-up: allocator, cuDNN/cuBLAS heuristics, compilation
         step()
@@ -73,7 +79,7 @@ def mae_rate(cfg: dict, device: torch.device, precision: str, compile_backend: s
     for _ in range(cfg["mae_steps"]):
         step()
     sync(device)
-    return cfg["mae_batch"] * cfg["mae_steps"] / (time.perf_counter() - t0), warm, peak_gib(device)
+    return cfg["mae_batch"] * cfg["mae_steps"] / (time.perf_counter() - t0), warm
 
 
 def full_step_rate(cfg: dict, device: torch.device, precision: str) -> float:
@@ -97,14 +103,7 @@ def full_step_rate(cfg: dict, device: torch.device, precision: str) -> float:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    for _ in range(2):
-        step()
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(cfg["mae_steps"]):
-        step()
-    sync(device)
-    return cfg["mae_batch"] * cfg["mae_steps"] / (time.perf_counter() - t0)
+    return steps_per_s(step, cfg, device)[0]
 
 
 def bcl_rate(cfg: dict, device: torch.device, precision: str, loader, n_batches: int) -> tuple[float, str]:

@@ -112,13 +112,16 @@ def pretrain_summary(cfg: ExperimentConfig, model, val_loader, result) -> dict:
     Contrastive (BCL/SimCLR): with equal similarities every other view of the batch is equally
     likely, so the loss is log(views - 1) and top-1 retrieval (positives per anchor)/(views - 1).
     MAE: predicting zero for every masked patch, i.e. the mean square of the targets on the
-    validation split (about 1 for z-scored leads). JEPA/BELL have no such reference (None).
+    validation split (about 1 for z-scored leads). JEPA/BELL, or a monitor other than val_loss,
+    have no such reference (None).
     """
     best = next((r for r in reversed(result.history) if r.get("best")), {})
     summary = {"objective": cfg.pretrain.objective, "monitor": cfg.train.monitor,
                "best_value": result.best_value, "best_epoch": best.get("epoch"),
                "val_top1": best.get("val_top1"), "chance_loss": None, "chance_top1": None}
-    if cfg.pretrain.objective in ("bcl", "simclr"):
+    if cfg.train.monitor != "val_loss":  # the reference below is a loss
+        return summary
+    if cfg.pretrain.objective not in SIGNAL_OBJECTIVES:  # BCL / SimCLR
         views = cfg.image.patients_per_batch * cfg.image.views_per_patient
         summary["chance_loss"] = math.log(views - 1)
         summary["chance_top1"] = (cfg.image.views_per_patient - 1) / (views - 1)
