@@ -158,6 +158,28 @@ def test_high_frequency_and_mains_match_ptbxl_in_every_lead(arrays):
         assert max(abs(v) for v in off.values()) <= tol, (stat, off)
 
 
+#: Correlation across records of log10 wander power (measure.py, < 0.5 Hz) between two leads, on
+#: the 500 PTB-XL records at 500 Hz: chest electrodes wander together, limb and chest hardly.
+PTBXL_WANDER_CORRELATION = {("I", "V1"): 0.13, ("II", "V5"): 0.21, ("V1", "V2"): 0.48,
+                            ("V5", "V6"): 0.54, ("II", "III"): 0.78}
+PTBXL_WANDER_MEAN_CORRELATION = 0.38
+
+
+def test_baseline_wander_shared_like_ptbxl(arrays):
+    """A record-wide wander factor made every lead wander alike (mean inter-lead correlation 0.61,
+    I-V1 0.56), which alone told synthetic records apart."""
+    _, _, features = arrays
+    wander = np.stack([column(features, f"wander_{lead}") for lead in STANDARD_LEADS], axis=1)
+    corr = np.corrcoef(wander[np.all(np.isfinite(wander), axis=1)].T)
+    index = {lead: i for i, lead in enumerate(STANDARD_LEADS)}
+    got = {pair: round(float(corr[index[pair[0]], index[pair[1]]]), 2)
+           for pair in PTBXL_WANDER_CORRELATION}
+    off = {pair: round(got[pair] - real, 2) for pair, real in PTBXL_WANDER_CORRELATION.items()}
+    assert max(abs(v) for v in off.values()) <= 0.25, (got, off)
+    mean = float(corr[np.triu_indices(12, 1)].mean())
+    assert abs(mean - PTBXL_WANDER_MEAN_CORRELATION) <= 0.1, mean
+
+
 def test_r_wave_progression_like_ptbxl(arrays):
     _, _, features = arrays
     r = [np.nanmedian(column(features, f"r_V{k}")) for k in range(1, 7)]
