@@ -180,6 +180,25 @@ def test_baseline_wander_shared_like_ptbxl(arrays):
     assert abs(mean - PTBXL_WANDER_MEAN_CORRELATION) <= 0.1, mean
 
 
+#: PTB-XL (the 500 records at 500 Hz) ST level at J+40 ms per lead: median and p5-p95 width (mV).
+PTBXL_ST_MEDIAN = [0.005, 0.012, 0.006, -0.01, 0.001, 0.01, 0.04, 0.096, 0.062, 0.024, 0.006, 0.004]
+PTBXL_ST_SPREAD = [0.13, 0.12, 0.102, 0.112, 0.096, 0.092, 0.144, 0.237, 0.262, 0.205, 0.19, 0.156]
+
+
+def test_plain_records_keep_st_levels_in_ptbxl_range(cohort, arrays):
+    """Independent kernel and visit steps on the Q and S vectors broke the anchors' cancellation
+    and put 14% of plain (NORM, no lvsd) records' ST level, in some lead, further from PTB-XL's
+    median than its whole p5-p95 width (7.8% of all PTB-XL records, pathology included)."""
+    _, _, features = arrays
+    st = np.stack([column(features, f"st_{lead}") for lead in STANDARD_LEADS], axis=1)
+    outside = np.nanmax(np.abs(st - PTBXL_ST_MEDIAN) / PTBXL_ST_SPREAD, axis=1) > 1
+    plain = np.array([r.labels["superdiagnostic"] == ["NORM"] and not r.labels["lvsd"]
+                      for r in cohort])
+    assert plain.sum() > 100
+    assert outside[plain].mean() <= 0.09, outside[plain].mean()
+    assert outside[~plain].mean() > outside[plain].mean()     # pathology still moves ST
+
+
 def test_r_wave_progression_like_ptbxl(arrays):
     _, _, features = arrays
     r = [np.nanmedian(column(features, f"r_V{k}")) for k in range(1, 7)]

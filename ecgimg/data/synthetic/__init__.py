@@ -50,7 +50,7 @@ LABEL_DESCRIPTIONS = {
 }
 
 #: Bump when the generator's output changes, so caches built by an older one are not reused.
-COHORT_VERSION = 5
+COHORT_VERSION = 6
 _BASE_DATE = datetime(2015, 1, 1)
 
 
