@@ -37,6 +37,6 @@ def test_validation_names_the_problem():
 
 
 def test_specs_without_the_later_effects_keep_their_version_1_dict():
-    old = DEGRADE_PRESETS["fax"].to_dict()
+    old = DEGRADE_PRESETS["photo-table"].to_dict()
     assert not {"framing", "ripple", "camera"} & set(old)
     assert "camera" in DEGRADE_PRESETS["scan"].to_dict()
