@@ -239,11 +239,14 @@ _PHONE = CameraSpec(paper_level=(0.85, 1.05), cast=0.06, black_lift=(0.02, 0.1),
                     jpeg_quality=(60, 90), resample=(0.6, 0.95), second_jpeg_prob=0.7,
                     desaturate=(0.3, 0.75))
 
+#: a flatbed scan cut to the tracing (scans, faxes and photocopies alike)
+_TIGHT_SCAN = FramingSpec("tight", (-0.01, 0.03))
+
 DEGRADE_PRESETS: dict[str, DegradeSpec] = {
     "none": DegradeSpec(),
     # a flatbed scan or a PDF export cut to the tracing (most real scans)
     "scan": DegradeSpec(
-        rotation=RotationSpec(1.0), framing=FramingSpec("tight", (-0.01, 0.03)), paper=PaperSpec(0.04),
+        rotation=RotationSpec(1.0), framing=_TIGHT_SCAN, paper=PaperSpec(0.04),
         creases=CreaseSpec(1, (0.03, 0.1)), lighting=LightingSpec((0.0, 0.08), (0.0, 0.05), 0),
         blur=BlurSpec(("gaussian",), (0.0002, 0.0005)), ripple=RippleSpec((0.05, 0.3)), camera=_SCANNER),
     # a phone photo cropped to the tracing: mild keystone and bowing, uneven light, glare
@@ -274,9 +277,9 @@ DEGRADE_PRESETS: dict[str, DegradeSpec] = {
     # fax and photocopy archives are scanned and cut to the tracing like the rest (46 of the 52
     # real images are tight crops)
     "fax": DegradeSpec(
-        rotation=RotationSpec(1.0), framing=FramingSpec("tight", (-0.01, 0.03)), black_white=BlackWhiteSpec("fax")),
+        rotation=RotationSpec(1.0), framing=_TIGHT_SCAN, black_white=BlackWhiteSpec("fax")),
     "photocopy": DegradeSpec(
-        rotation=RotationSpec(1.0), framing=FramingSpec("tight", (-0.01, 0.03)), creases=CreaseSpec(1, (0.05, 0.15)),
+        rotation=RotationSpec(1.0), framing=_TIGHT_SCAN, creases=CreaseSpec(1, (0.05, 0.15)),
         lighting=LightingSpec((0.0, 0.1), (0.0, 0.1), 0), blur=BlurSpec(("gaussian",), (0.0003, 0.0008)),
         black_white=BlackWhiteSpec("photocopy"), jpeg=JpegSpec((70, 95))),
     "phone-bad": DegradeSpec(
