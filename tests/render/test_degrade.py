@@ -342,3 +342,18 @@ def test_camera_finer_than_the_training_size_keeps_only_what_survives_downsampli
     noise = next(s for s in out.record if s["op"] == "noise")
     # the texture that survives the loader's 4x downsampling: std / ratio**0.3, not / ratio
     assert noise["std"] == pytest.approx(0.02 * 4.0 ** -0.3)
+    assert noise["chroma"] == 0.0  # no JPEG follows to subsample the colour speckle away
+
+
+def test_camera_chroma_noise_only_where_a_jpeg_follows():
+    """Per-pixel colour speckle on dark ink reads as saturated green/blue/purple pixels, which real
+    scans (4:2:0 JPEG) never have: at a training size the noise stays grey; a capture keeps it."""
+    image = np.full((480, 600, 3), 90, np.uint8)  # dark grey: where chroma noise saturates most
+    cam = CameraSpec(capture_px_per_mm=(4.0, 0.0), noise_std=(0.05, 0.05), chroma_noise=0.5, sharpen=(0, 0),
+                     desaturate=(0.0, 0.0), cast=0.0)
+    spec = DegradeSpec(camera=cam)
+    trained = apply_degradations(image, {}, None, spec, np.random.default_rng(1), out_size=(240, 300), px_per_mm=2.0)
+    sat = cv2.cvtColor(trained.image, cv2.COLOR_RGB2HSV)[..., 1]
+    assert (sat > 40).mean() < 0.01
+    captured = apply_degradations(image, {}, None, spec, np.random.default_rng(1), px_per_mm=2.0)
+    assert next(s for s in captured.record if s["op"] == "noise")["chroma"] == 0.5
