@@ -136,7 +136,8 @@ def plan_camera(c: CameraSpec, rng: np.random.Generator, hw: tuple[int, int], px
     # Chroma noise only where a JPEG follows: its 4:2:0 chroma subsampling averages the colour
     # speckle into the faint tint real scans keep. At a training size (no JPEG step) per-pixel
     # chroma noise put 10-23 % of the saturated pixels of one view in ten at green/blue/purple
-    # hues, where the real scans cut to their grid have none (train-grid feature AUROC 0.984 -> 0.975)
+    # hues, where the real scans cut to their grid have none (benchmarks/render_realism.py features:
+    # train-page 0.953 -> 0.924, train-grid 0.984 -> 0.976)
     chroma = float(c.chroma_noise) if resampled else 0.0
     steps.append({"op": "noise", "seed": int(rng.integers(0, 2**31 - 1)), "std": std,
                   "per_channel": True, "scale": 1.0, "chroma": chroma})
